@@ -1,0 +1,5 @@
+"""HTTP entry point (FastAPI)."""
+
+from calgate.api.app import create_app
+
+__all__ = ["create_app"]

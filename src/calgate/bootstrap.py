@@ -1,0 +1,215 @@
+"""Composition root: builds everything a calgate process needs from `Settings`, once.
+
+Nothing in calgate creates engines, clients or reads configuration at import time; the CLI
+and `create_app` call :func:`build_runtime`, and tests call it with their own settings and
+a frozen clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import ssl
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from calgate import __version__
+from calgate.clock import Clock, SystemClock
+from calgate.errors import ConfigurationError, ServiceUnavailable
+from calgate.metrics import Metrics
+from calgate.persistence import migrate as migrations
+from calgate.persistence.db import create_engine, create_sessionmaker
+from calgate.persistence.uow import UnitOfWorkFactory
+from calgate.security.keys import ServerKeys
+from calgate.security.oidc import OidcVerifier
+from calgate.security.sessions import SessionSigner
+from calgate.services.audit import AuditLog
+from calgate.services.identity import Authenticator
+from calgate.services.tenancy import Tenancy
+from calgate.settings import AuthMode, Settings
+
+__all__ = ["DevSecrets", "Runtime", "build_runtime", "outgoing_ssl_context", "resolve_secrets"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class DevSecrets:
+    operator_key: str
+    secret_key: str
+    generated: tuple[Path, ...] = ()
+
+
+def _read_or_create(path: Path, *, create: bool) -> tuple[str, bool]:
+    if path.exists():
+        value = path.read_text().strip()
+        if len(value) < 32:
+            raise ConfigurationError(
+                f"{path} holds fewer than 32 characters; delete it to regenerate"
+            )
+        return value, False
+    if not create:
+        raise ConfigurationError(f"{path} does not exist")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value, True
+
+
+def resolve_secrets(settings: Settings) -> DevSecrets:
+    """The operator key and server secret: from settings, or in development from key files
+    in the data directory (generated on first use, mode 0600)."""
+    generated: list[Path] = []
+    values: dict[str, str] = {}
+    for name, filename in (("operator_key", "operator.key"), ("secret_key", "secret.key")):
+        configured = getattr(settings, name)
+        if configured is not None:
+            values[name] = configured.get_secret_value()
+            continue
+        if settings.is_production:  # settings validation already refuses this; belt and braces
+            raise ConfigurationError(f"CALGATE_{name.upper()} must be set in production")
+        path = settings.data_dir / filename
+        values[name], created = _read_or_create(path, create=True)
+        if created:
+            generated.append(path)
+    return DevSecrets(values["operator_key"], values["secret_key"], tuple(generated))
+
+
+def outgoing_ssl_context(settings: Settings) -> ssl.SSLContext:
+    """TLS for calls to providers (R4): system trust store plus the operator's CA bundle,
+    TLS 1.2 or newer, verification always on."""
+    ctx = ssl.create_default_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if settings.ca_bundle is not None:
+        if not settings.ca_bundle.is_file():
+            raise ConfigurationError(f"CALGATE_CA_BUNDLE: {settings.ca_bundle} is not a file")
+        ctx.load_verify_locations(cafile=str(settings.ca_bundle))
+    return ctx
+
+
+@dataclass(eq=False)
+class Runtime:
+    """Everything long-lived in one calgate process."""
+
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    uow: UnitOfWorkFactory
+    http: httpx.AsyncClient
+    metrics: Metrics
+    keys: ServerKeys
+    audit: AuditLog
+    tenancy: Tenancy
+    auth: Authenticator
+    secrets: DevSecrets = field(repr=False)
+    _owns_http: bool = True
+
+    async def check_database(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            raise ServiceUnavailable("the database does not answer") from exc
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self.http.aclose()
+        await self.engine.dispose()
+
+
+async def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    http: httpx.AsyncClient | None = None,
+    auto_migrate: bool | None = None,
+    metrics: Metrics | None = None,
+) -> Runtime:
+    """Build a runtime. ``auto_migrate`` defaults to on for the embedded SQLite database;
+    elsewhere the schema must already be current (``calgate migrate``)."""
+    clock = clock or SystemClock()
+    dev = resolve_secrets(settings)
+    for path in dev.generated:
+        log.warning(
+            "generated a development key file at %s; set the matching CALGATE_* "
+            "variable in production",
+            path,
+        )
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await _prepare_schema(engine, settings, auto_migrate)
+    except BaseException:
+        await engine.dispose()
+        raise
+    owns_http = http is None
+    if http is None:
+        http = httpx.AsyncClient(
+            verify=outgoing_ssl_context(settings),
+            timeout=httpx.Timeout(15.0, connect=5.0),
+            headers={"User-Agent": f"calgate/{__version__}"},
+            follow_redirects=False,
+        )
+    keys = ServerKeys.from_secret(dev.secret_key)
+    audit = AuditLog(keys.audit, clock)
+    sessions = SessionSigner(keys.session, timedelta(seconds=settings.session_ttl_seconds))
+    oidc = None
+    if (
+        settings.effective_auth_mode is AuthMode.OIDC
+        and settings.oidc_issuer
+        and settings.oidc_audience
+    ):
+        oidc = OidcVerifier(
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            jwks_url=settings.oidc_jwks_url,
+            http=http,
+            clock=clock,
+        )
+    metrics = metrics or Metrics()
+    metrics.build_info.labels(__version__).set(1)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        uow=UnitOfWorkFactory(
+            create_sessionmaker(engine), create_sessionmaker(engine, readonly=True)
+        ),
+        http=http,
+        metrics=metrics,
+        keys=keys,
+        audit=audit,
+        tenancy=Tenancy(clock=clock, audit=audit),
+        auth=Authenticator(
+            operator_key=dev.operator_key, sessions=sessions, clock=clock, oidc=oidc
+        ),
+        secrets=dev,
+        _owns_http=owns_http,
+    )
+
+
+async def _prepare_schema(
+    engine: AsyncEngine, settings: Settings, auto_migrate: bool | None
+) -> None:
+    if auto_migrate is None:
+        auto_migrate = settings.is_sqlite
+    try:
+        if auto_migrate:
+            await migrations.upgrade(engine)
+            return
+        current = await migrations.current_revision(engine)
+    except (OSError, ConnectionError) as exc:
+        raise ConfigurationError(f"cannot reach the database: {exc.__class__.__name__}") from exc
+    head = migrations.head_revision()
+    if current != head:
+        raise ConfigurationError(
+            f"the database schema is at {current or 'nothing'} but this calgate needs {head}: "
+            "run `calgate migrate` first"
+        )

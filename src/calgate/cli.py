@@ -1,0 +1,342 @@
+"""The ``calgate`` command line (Typer).
+
+Every failure prints one line on stderr and exits 1; ``--debug`` (or ``CALGATE_DEBUG=1``)
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import socket
+import ssl
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from calgate import __version__
+from calgate.errors import CalgateError, ConfigurationError
+from calgate.settings import Settings
+
+if TYPE_CHECKING:
+    from calgate.bootstrap import Runtime
+
+app = typer.Typer(
+    name="calgate",
+    help="calgate: the Web Calendaring Service between meeting apps and users' calendars.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+keys_app = typer.Typer(help="Manage the vault's encryption keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"calgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """Run `calgate COMMAND --help` for each command's options. Settings come from
+    CALGATE_* environment variables (see the README)."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [str(p) for p in first.get("loc", ())]
+        name = f"CALGATE_{loc[0].upper()}: " if loc else ""
+        msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        raise ConfigurationError(f"configuration error: {name}{msg}") from exc
+
+
+class NotYetAvailable(CalgateError):
+    pass
+
+
+def _not_yet(what: str) -> NoReturn:
+    raise NotYetAvailable(what)
+
+
+# serve --------------------------------------------------------------------------------------
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def server_ssl_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """Server TLS (R4): TLS 1.2 minimum, the system's default ciphers."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(str(cert), str(key))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(f"cannot load TLS certificate/key: {exc.strerror or exc}") from exc
+    return ctx
+
+
+def check_listen(host: str, port: int, *, tls: bool, behind_proxy: bool) -> None:
+    if not tls and not behind_proxy and not _is_loopback(host):
+        raise ConfigurationError(
+            f"refusing to serve plain HTTP on {host}: give --tls-cert and --tls-key, or "
+            "--behind-proxy if a TLS-terminating proxy is in front"
+        )
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+
+
+async def _run_server(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    ssl_ctx: ssl.SSLContext | None,
+    behind_proxy: bool,
+    banner: Callable[[Runtime], Awaitable[None]] | None = None,
+) -> None:
+    import uvicorn
+
+    from calgate.api.app import create_app
+    from calgate.bootstrap import build_runtime
+    from calgate.logging import configure_logging
+
+    redaction = configure_logging(settings)
+    runtime = await build_runtime(settings)
+    redaction.add_literal(runtime.secrets.operator_key)
+    redaction.add_literal(runtime.secrets.secret_key)
+    try:
+        if banner is not None:
+            await banner(runtime)
+        app_ = create_app(settings, runtime=runtime)
+        config = uvicorn.Config(
+            app_,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=True,
+            proxy_headers=behind_proxy,
+            forwarded_allow_ips=",".join(settings.trusted_proxies) if behind_proxy else None,
+            ssl_context_factory=(lambda _cfg, _default: ssl_ctx) if ssl_ctx else None,
+            server_header=False,
+            lifespan="on",
+        )
+        await uvicorn.Server(config).serve()
+    finally:
+        await runtime.aclose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate chain for HTTPS.")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key for HTTPS.")] = None,
+    behind_proxy: Annotated[
+        bool,
+        typer.Option(
+            "--behind-proxy",
+            help="Plain HTTP is fine: a TLS-terminating proxy is in front "
+            "(X-Forwarded-* trusted from CALGATE_TRUSTED_PROXIES).",
+        ),
+    ] = False,
+) -> None:
+    """Run the calgate service (HTTP API, webhook receivers, background work).
+
+    The embedded SQLite database is created and upgraded automatically; with
+    CALGATE_DATABASE_URL pointing at PostgreSQL, run `calgate migrate` first.
+    """
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigurationError("give both --tls-cert and --tls-key, or neither")
+    settings = load_settings()
+    ssl_ctx = server_ssl_context(tls_cert, tls_key) if tls_cert and tls_key else None
+    check_listen(host, port, tls=ssl_ctx is not None, behind_proxy=behind_proxy)
+    asyncio.run(_run_server(settings, host, port, ssl_ctx=ssl_ctx, behind_proxy=behind_proxy))
+
+
+@app.command()
+def migrate(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only report; exit 1 if not current.")
+    ] = False,
+) -> None:
+    """Create or upgrade the database schema to this version of calgate."""
+    from sqlalchemy.engine import make_url
+
+    from calgate.persistence import migrate as m
+    from calgate.persistence.db import create_engine
+
+    settings = load_settings()
+    url = settings.resolved_database_url
+    shown = make_url(url).render_as_string(hide_password=True)
+
+    async def run() -> None:
+        engine = create_engine(url)
+        try:
+            before = await m.current_revision(engine)
+            head = m.head_revision()
+            if check:
+                if before != head:
+                    raise ConfigurationError(f"{shown} is at {before or 'nothing'}; head is {head}")
+                out.print(f"{shown} is current ({head})")
+                return
+            with out.status(f"migrating {shown} …"):
+                await m.upgrade(engine)
+            out.print(f"{shown}: {before or 'empty'} → {head}")
+        except (OSError, ConnectionError) as exc:
+            raise ConfigurationError(f"cannot reach {shown}: {exc}") from exc
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port for the demo service.")] = 8080,
+    data_dir: Annotated[
+        Path, typer.Option(help="Where the demo keeps its database and keys.")
+    ] = Path("calgate-data"),
+) -> None:
+    """Run calgate on localhost with seeded demo data: no provider account needed."""
+    from calgate.demo import seed_demo
+
+    if os.environ.get("CALGATE_ENV", "development") == "production":
+        raise ConfigurationError("`calgate demo` is for development; unset CALGATE_ENV=production")
+    settings = load_settings(data_dir=data_dir, public_url=f"http://127.0.0.1:{port}")
+    check_listen("127.0.0.1", port, tls=False, behind_proxy=False)
+    base = f"http://127.0.0.1:{port}"
+
+    async def banner(runtime: Runtime) -> None:
+        seeded = await seed_demo(runtime)
+        state = "seeded" if seeded.created else "reusing"
+        out.print(f"\n[bold]calgate demo[/] ({state} demo account {seeded.account_id})")
+        out.print(f"  API          {base}  (OpenAPI: {base}/docs)")
+        out.print(f"  health       curl {base}/healthz")
+        out.print(f"  credentials  {seeded.credentials_file}  (admin key, demo users; mode 0600)")
+        out.print(
+            "  try          KEY=$(python3 -c \"import json;print(json.load(open('"
+            f"{seeded.credentials_file}'))['admin_api_key'])\")"
+        )
+        out.print(f'               curl -H "Authorization: Bearer $KEY" {base}/v1/accounts')
+        out.print("  stop         Ctrl-C\n")
+        out.file.flush()
+
+    asyncio.run(
+        _run_server(settings, "127.0.0.1", port, ssl_ctx=None, behind_proxy=False, banner=banner)
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run background jobs only (token refresh, subscription renewal, sync, purges)."""
+    _not_yet(
+        "`calgate worker` will run calgate's background jobs (token keep-alive, "
+        "subscription renewal, sync, purges) once they land with calendar connections "
+        "(issue #5); nothing to run yet"
+    )
+
+
+@app.command()
+def sandbox() -> None:
+    """Serve the Google and Microsoft emulators for demos and tests."""
+    _not_yet(
+        "`calgate sandbox` will serve the Google and Microsoft provider emulators "
+        "(issue #4); not available yet"
+    )
+
+
+@app.command()
+def client() -> None:
+    """The reference client app: sign in, list upcoming meetings, follow changes."""
+    _not_yet("`calgate client` will be the reference terminal app (issue #6); not available yet")
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Create a new key-encryption key file (mode 0600)."""
+    _not_yet(
+        "`calgate keys generate` will create the vault's key file (issue #3); not available yet"
+    )
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """Show key ids in use and rows per key version."""
+    _not_yet("`calgate keys status` will report the vault's keys (issue #3); not available yet")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Start a new key version."""
+    _not_yet("`calgate keys rotate` will start a new key version (issue #3); not available yet")
+
+
+@keys_app.command("rewrap")
+def keys_rewrap() -> None:
+    """Re-encrypt every stored secret to the current keys, online."""
+    _not_yet(
+        "`calgate keys rewrap` will re-encrypt secrets to the current keys (issue #3); "
+        "not available yet"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or os.environ.get("CALGATE_DEBUG") == "1"
+    try:
+        app(args=args, prog_name="calgate", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except KeyboardInterrupt:
+        return 130
+    except CalgateError as exc:
+        if debug:
+            raise
+        err.print(f"calgate: {exc.detail}", markup=False, soft_wrap=True)
+        return 1
+    except Exception as exc:
+        if debug:
+            raise
+        err.print(
+            f"calgate: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            markup=False,
+            soft_wrap=True,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The calgate error tree. HTTP mapping lives only in :mod:`calgate.api.problems`.
+
+::
+
+    CalgateError                      any failure calgate itself raises on purpose
+    ├── ConfigurationError            settings or key material unusable; the CLI prints one line
+    ├── NotFound                      no such row in the caller's account (also: another tenant's)
+    ├── Conflict                      unique value taken, or a concurrent change won
+    ├── InvalidInput                  well-formed request that breaks a rule (names the field)
+    ├── Unauthenticated               no or bad credentials
+    ├── Forbidden                     authenticated, but the principal's role may not do this
+    │   └── PolicyDenied              an admin policy forbids it (names the policy, R7)
+    └── ServiceUnavailable            a dependency (database, provider) cannot answer now
+
+Connector errors (``calgate.connectors.errors``) form their own tree under
+``ConnectorError`` and are translated at the service boundary.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CalgateError",
+    "ConfigurationError",
+    "Conflict",
+    "Forbidden",
+    "InvalidInput",
+    "NotFound",
+    "PolicyDenied",
+    "ServiceUnavailable",
+    "Unauthenticated",
+]
+
+
+class CalgateError(Exception):
+    """Base of every error calgate raises on purpose. ``str(err)`` is safe to show a user:
+    it never contains a secret or event content."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class ConfigurationError(CalgateError):
+    pass
+
+
+class NotFound(CalgateError):
+    pass
+
+
+class Conflict(CalgateError):
+    pass
+
+
+class InvalidInput(CalgateError):
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class Unauthenticated(CalgateError):
+    pass
+
+
+class Forbidden(CalgateError):
+    pass
+
+
+class PolicyDenied(Forbidden):
+    def __init__(self, detail: str, *, policy: str) -> None:
+        super().__init__(detail)
+        self.policy = policy
+
+
+class ServiceUnavailable(CalgateError):
+    pass

@@ -1,0 +1,106 @@
+"""Who is calling (bearer tokens → principals) and signing users in (POST /v1/sessions)."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from calgate.clock import Clock
+from calgate.domain.model import User
+from calgate.domain.principal import Principal, PrincipalKind
+from calgate.errors import InvalidInput, Unauthenticated
+from calgate.persistence.uow import SqlUnitOfWork
+from calgate.security import apikeys
+from calgate.security.oidc import OidcVerifier
+from calgate.security.passwords import verify_password
+from calgate.security.sessions import SessionSigner
+
+__all__ = ["Authenticator", "IssuedSession"]
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedSession:
+    token: str
+    expires_at: datetime
+    user: User
+
+
+class Authenticator:
+    def __init__(
+        self,
+        *,
+        operator_key: str,
+        sessions: SessionSigner,
+        clock: Clock,
+        oidc: OidcVerifier | None = None,
+    ) -> None:
+        self._operator_key = operator_key.encode()
+        self._sessions = sessions
+        self._clock = clock
+        self._oidc = oidc
+
+    def __repr__(self) -> str:
+        return "Authenticator(<redacted>)"
+
+    async def authenticate(self, uow: SqlUnitOfWork, token: str) -> Principal:
+        """Map a bearer token to its principal, or raise `Unauthenticated`."""
+        if hmac.compare_digest(token.encode(), self._operator_key):
+            return Principal(PrincipalKind.OPERATOR)
+        if apikeys.looks_like_api_key(token):
+            key = await uow.api_keys.find_active_by_hash(apikeys.digest(token))
+            if key is None:
+                raise Unauthenticated("API key is unknown or has been revoked")
+            return Principal(PrincipalKind.ADMIN, account_id=key.account_id, key_id=key.id)
+        claims = self._sessions.verify(token, now=self._clock.now())
+        user = await uow.users.get(claims.account_id, claims.user_id)
+        if user is None:
+            raise Unauthenticated("the user of this session no longer exists")
+        return Principal(PrincipalKind.USER, account_id=user.account_id, user_id=user.id)
+
+    async def sign_in_local(
+        self, uow: SqlUnitOfWork, *, email: str, password: str, account_id: uuid.UUID | None
+    ) -> IssuedSession:
+        """Embedded/demo mode: calgate's own user directory, scrypt password hashes."""
+        candidates = await uow.users.find_by_email(email, account_id=account_id)
+        if len(candidates) > 1:
+            raise InvalidInput(
+                "this email exists in several accounts: give account_id", field="account_id"
+            )
+        user, pw_hash = candidates[0] if candidates else (None, None)
+        # Always run one scrypt verification so timing does not reveal registered emails.
+        if not verify_password(password, pw_hash) or user is None:
+            raise Unauthenticated("email or password is wrong")
+        return self._issue(user)
+
+    async def sign_in_oidc(
+        self, uow: SqlUnitOfWork, *, id_token: str, account_id: uuid.UUID | None
+    ) -> IssuedSession:
+        """Production: an ID token from the configured OIDC issuer, matched to a provisioned
+        user by subject, or by verified email."""
+        if self._oidc is None:
+            raise Unauthenticated("OIDC sign-in is not configured on this server")
+        identity = await self._oidc.verify(id_token)
+        users = [
+            u
+            for u in await uow.users.find_by_external_id(identity.subject)
+            if account_id is None or u.account_id == account_id
+        ]
+        if not users and identity.email and identity.email_verified:
+            users = [
+                u for u, _ in await uow.users.find_by_email(identity.email, account_id=account_id)
+            ]
+        if not users:
+            raise Unauthenticated("no calgate user is provisioned for this identity")
+        if len(users) > 1:
+            raise InvalidInput(
+                "this identity exists in several accounts: give account_id", field="account_id"
+            )
+        return self._issue(users[0])
+
+    def _issue(self, user: User) -> IssuedSession:
+        token, expires = self._sessions.issue(
+            user_id=user.id, account_id=user.account_id, now=self._clock.now()
+        )
+        return IssuedSession(token, expires, user)

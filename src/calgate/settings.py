@@ -1,0 +1,185 @@
+"""Settings: every ``CALGATE_*`` environment variable, parsed and validated once.
+
+`Settings` is built in the composition root (:mod:`calgate.bootstrap` or the CLI) and passed
+down; no module reads the environment on its own and nothing here does I/O at import time.
+The README's settings table is generated from the field descriptions below (a test keeps
+them in step).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["AuthMode", "Environment", "LogFormat", "Settings"]
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class AuthMode(StrEnum):
+    LOCAL = "local"
+    OIDC = "oidc"
+
+
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class Settings(BaseSettings):
+    """calgate configuration (environment variables prefixed ``CALGATE_``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CALGATE_",
+        env_file=None,
+        extra="ignore",
+        frozen=True,
+        validate_default=True,
+    )
+
+    env: Environment = Field(
+        default=Environment.DEVELOPMENT,
+        description="`development` (embedded, generated dev keys allowed) or `production` "
+        "(every key must be configured; refuses to start otherwise).",
+    )
+    data_dir: Path = Field(
+        default=Path("calgate-data"),
+        description="Directory for the embedded SQLite database and generated dev key files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. `postgresql+asyncpg://user@host/db`. "
+        "Default: SQLite file `<data_dir>/calgate.db`.",
+    )
+    public_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8080"),
+        description="Base URL under which apps, browsers and providers reach this service "
+        "(used for OAuth redirects, join links and webhook addresses).",
+    )
+    operator_key: SecretStr | None = Field(
+        default=None,
+        description="Bootstrap operator API key (at least 32 characters). Development: "
+        "generated into `<data_dir>/operator.key` when unset.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Server secret (at least 32 characters) from which session-signing and "
+        "audit-chain keys are derived. Development: generated into `<data_dir>/secret.key`.",
+    )
+    auth_mode: AuthMode | None = Field(
+        default=None,
+        description="How users sign in: `local` (calgate's own user directory) or `oidc` "
+        "(an ID token from `CALGATE_OIDC_ISSUER`). Default: local in development, oidc in "
+        "production.",
+    )
+    oidc_issuer: str | None = Field(
+        default=None, description="OIDC issuer whose ID tokens are accepted by POST /v1/sessions."
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="Expected `aud` of OIDC ID tokens (the client id)."
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None,
+        description="JWKS URL of the OIDC issuer. Default: discovered from "
+        "`<issuer>/.well-known/openid-configuration`.",
+    )
+    session_ttl_seconds: int = Field(
+        default=900,
+        ge=60,
+        le=86_400,
+        description="Lifetime of user session tokens issued by POST /v1/sessions.",
+    )
+    log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
+    log_format: LogFormat = Field(
+        default=LogFormat.TEXT, description="`text` for humans or `json` (one object per line)."
+    )
+    ca_bundle: Path | None = Field(
+        default=None,
+        description="Extra CA bundle (PEM) trusted for outgoing TLS, e.g. an on-premises "
+        "Exchange server's CA. Certificate verification is never switched off.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description="Comma-separated addresses whose X-Forwarded-* headers are trusted when "
+        "serving `--behind-proxy`.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("operator_key", "secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (use `openssl rand -base64 32`)")
+        return value
+
+    @model_validator(mode="after")
+    def _production_rules(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            missing = [
+                name for name in ("operator_key", "secret_key") if getattr(self, name) is None
+            ]
+            if missing:
+                names = ", ".join(f"CALGATE_{m.upper()}" for m in missing)
+                raise ValueError(f"production needs {names} to be set")
+            if self.effective_auth_mode is AuthMode.OIDC and not (
+                self.oidc_issuer and self.oidc_audience
+            ):
+                raise ValueError(
+                    "production sign-in uses OIDC: set CALGATE_OIDC_ISSUER and "
+                    "CALGATE_OIDC_AUDIENCE (or CALGATE_AUTH_MODE=local)"
+                )
+        return self
+
+    @property
+    def effective_auth_mode(self) -> AuthMode:
+        if self.auth_mode is not None:
+            return self.auth_mode
+        return AuthMode.OIDC if self.env is Environment.PRODUCTION else AuthMode.LOCAL
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'calgate.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people paste (``postgres://``, ``postgresql://``, ``sqlite:///``) and
+    return the async-driver form SQLAlchemy needs."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url

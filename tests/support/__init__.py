@@ -1,0 +1,1 @@
+"""Test support: settings factories, database backends, the canary guard."""
