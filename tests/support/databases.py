@@ -7,7 +7,10 @@ import asyncio
 import os
 import shutil
 import uuid
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import text
@@ -21,6 +24,19 @@ from calgate.settings import normalise_database_url
 PG_ENV = "CALGATE_TEST_POSTGRES_URL"
 REDIS_ENV = "CALGATE_TEST_REDIS_URL"
 REQUIRE_ENV = "CALGATE_TEST_REQUIRE_SERVICES"
+
+T = TypeVar("T")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion from sync code, also when called (through
+    ``request.getfixturevalue``) inside an async fixture whose event loop is running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def require_service(env: str, what: str) -> str:
@@ -49,7 +65,7 @@ async def _upgrade(url: str) -> None:
 
 def make_sqlite_template(directory: Path) -> Path:
     path = directory / "template.db"
-    asyncio.run(_upgrade(sqlite_url(path)))
+    _run(_upgrade(sqlite_url(path)))
     # fold the WAL into the main file so that a plain copy is complete
     import sqlite3
 
@@ -81,22 +97,24 @@ async def _admin(url: str, statement: str) -> None:
         await conn.close()
 
 
-def create_pg_database(server_url: str, label: str = "") -> str:
-    """Create a fresh, migrated database on the server of ``server_url``; return its URL."""
+def create_pg_database(server_url: str, label: str = "", *, migrated: bool = True) -> str:
+    """Create a fresh database on the server of ``server_url`` (migrated to head unless
+    ``migrated=False``); return its URL."""
     name = f"calgate_test_{label}{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    _run(_admin(server_url, f'CREATE DATABASE "{name}"'))
     url = (
         make_url(normalise_database_url(server_url))
         .set(database=name)
         .render_as_string(hide_password=False)
     )
-    asyncio.run(_upgrade(url))
+    if migrated:
+        _run(_upgrade(url))
     return url
 
 
 def drop_pg_database(server_url: str, url: str) -> None:
     name = make_url(url).database
-    asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def truncate_all(url: str) -> None:
