@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from calgate.domain.policy import PolicyOverrides
 
-__all__ = ["Account", "ApiKey", "Group", "User"]
+__all__ = ["Account", "ApiKey", "AuditEntry", "Group", "User"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +49,19 @@ class ApiKey:
     hint: str
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One entry of an audit hash chain (see :mod:`calgate.services.audit`)."""
+
+    chain: str
+    seq: int
+    account_id: uuid.UUID | None
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str

@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Executable, Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from calgate.domain.model import Account, ApiKey, Group, User
+from calgate.domain.model import Account, ApiKey, AuditEntry, Group, User
 from calgate.domain.policy import PolicyOverrides
 from calgate.errors import Conflict
 from calgate.persistence.db import AsyncSession
@@ -28,8 +29,26 @@ __all__ = [
     "ApiKeyRepository",
     "AuditRepository",
     "GroupRepository",
+    "Lock",
     "UserRepository",
 ]
+
+
+Lock = Literal["change", "delete"]
+"""Row locks for read-modify-write (PostgreSQL; SQLite's write transactions are serial
+already): ``"change"`` is ``FOR NO KEY UPDATE`` (does not block inserts that reference the
+row), ``"delete"`` is ``FOR UPDATE``. Lock order is always: the rows being changed first,
+the audit chain's head last (see `AuditRepository.lock_head`), so writers never deadlock."""
+
+_S = TypeVar("_S", bound=Select[Any])
+
+
+def _locked(stmt: _S, lock: Lock | None) -> _S:
+    if lock is None:
+        return stmt
+    return stmt.with_for_update(key_share=lock == "change").execution_options(
+        populate_existing=True
+    )
 
 
 def _account(row: AccountRow) -> Account:
@@ -59,13 +78,36 @@ def _api_key(row: ApiKeyRow) -> ApiKey:
     return ApiKey(row.id, row.account_id, row.name, row.hint, row.created_at, row.revoked_at)
 
 
+def _audit_entry(row: AuditEventRow) -> AuditEntry:
+    return AuditEntry(
+        chain=row.chain,
+        seq=row.seq,
+        account_id=row.account_id,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        target=row.target,
+        details=row.details,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
 class _Repository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def _flush_unique(self, what: str) -> None:
+    async def _write_unique(
+        self, what: str, *, row: object = None, statement: Executable | None = None
+    ) -> None:
+        """Add ``row`` or run ``statement`` in a savepoint; a unique-constraint violation
+        becomes `Conflict` and leaves the surrounding transaction usable."""
         try:
             async with self.session.begin_nested():
+                if row is not None:
+                    self.session.add(row)
+                if statement is not None:
+                    await self.session.execute(statement)
                 await self.session.flush()
         except IntegrityError as exc:
             raise Conflict(f"{what} already exists") from exc
@@ -83,8 +125,10 @@ class AccountRepository(_Repository):
         )
         await self.session.flush()
 
-    async def get(self, account_id: uuid.UUID) -> Account | None:
-        row = await self.session.get(AccountRow, account_id)
+    async def get(self, account_id: uuid.UUID, *, lock: Lock | None = None) -> Account | None:
+        row = await self.session.scalar(
+            _locked(select(AccountRow).where(AccountRow.id == account_id), lock)
+        )
         return _account(row) if row else None
 
     async def list(self, *, only: uuid.UUID | None = None) -> Sequence[Account]:
@@ -116,20 +160,25 @@ class AccountRepository(_Repository):
 
 class GroupRepository(_Repository):
     async def add(self, group: Group) -> None:
-        self.session.add(
-            GroupRow(
+        await self._write_unique(
+            f"a user group named {group.name!r}",
+            row=GroupRow(
                 id=group.id,
                 account_id=group.account_id,
                 name=group.name,
                 policy=group.policy.to_dict(),
                 created_at=group.created_at,
-            )
+            ),
         )
-        await self._flush_unique(f"a user group named {group.name!r}")
 
-    async def get(self, account_id: uuid.UUID, group_id: uuid.UUID) -> Group | None:
+    async def get(
+        self, account_id: uuid.UUID, group_id: uuid.UUID, *, lock: Lock | None = None
+    ) -> Group | None:
         row = await self.session.scalar(
-            select(GroupRow).where(GroupRow.account_id == account_id, GroupRow.id == group_id)
+            _locked(
+                select(GroupRow).where(GroupRow.account_id == account_id, GroupRow.id == group_id),
+                lock,
+            )
         )
         return _group(row) if row else None
 
@@ -153,13 +202,12 @@ class GroupRepository(_Repository):
         if policy is not None:
             values["policy"] = policy.to_dict()
         if values:
-            await self.session.execute(
-                update(GroupRow)
+            await self._write_unique(
+                f"a user group named {name!r}",
+                statement=update(GroupRow)
                 .where(GroupRow.account_id == account_id, GroupRow.id == group_id)
-                .values(**values)
+                .values(**values),
             )
-            if name is not None:
-                await self._flush_unique(f"a user group named {name!r}")
 
     async def delete(self, account_id: uuid.UUID, group_id: uuid.UUID) -> None:
         # Portable ON DELETE SET NULL (SQLite enforces it only with foreign keys on).
@@ -175,8 +223,9 @@ class GroupRepository(_Repository):
 
 class UserRepository(_Repository):
     async def add(self, user: User, *, password_hash: str | None = None) -> None:
-        self.session.add(
-            UserRow(
+        await self._write_unique(
+            f"a user with email {user.email!r}",
+            row=UserRow(
                 id=user.id,
                 account_id=user.account_id,
                 group_id=user.group_id,
@@ -185,13 +234,17 @@ class UserRepository(_Repository):
                 external_id=user.external_id,
                 password_hash=password_hash,
                 created_at=user.created_at,
-            )
+            ),
         )
-        await self._flush_unique(f"a user with email {user.email!r}")
 
-    async def get(self, account_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+    async def get(
+        self, account_id: uuid.UUID, user_id: uuid.UUID, *, lock: Lock | None = None
+    ) -> User | None:
         row = await self.session.scalar(
-            select(UserRow).where(UserRow.account_id == account_id, UserRow.id == user_id)
+            _locked(
+                select(UserRow).where(UserRow.account_id == account_id, UserRow.id == user_id),
+                lock,
+            )
         )
         return _user(row) if row else None
 
@@ -227,13 +280,12 @@ class UserRepository(_Repository):
 
     async def update(self, account_id: uuid.UUID, user_id: uuid.UUID, **values: object) -> None:
         if values:
-            await self.session.execute(
-                update(UserRow)
+            await self._write_unique(
+                f"a user with email {values.get('email')!r}",
+                statement=update(UserRow)
                 .where(UserRow.account_id == account_id, UserRow.id == user_id)
-                .values(**values)
+                .values(**values),
             )
-            if "email" in values:
-                await self._flush_unique(f"a user with email {values['email']!r}")
 
     async def delete(self, account_id: uuid.UUID, user_id: uuid.UUID) -> None:
         await self.session.execute(
@@ -306,22 +358,35 @@ class AuditRepository(_Repository):
             assert head is not None
         return head
 
-    async def append(self, row: AuditEventRow, head: AuditHeadRow) -> None:
-        self.session.add(row)
-        head.seq = row.seq
-        head.hash = row.hash
+    async def append(self, entry: AuditEntry, head: AuditHeadRow) -> None:
+        self.session.add(
+            AuditEventRow(
+                chain=entry.chain,
+                seq=entry.seq,
+                account_id=entry.account_id,
+                at=entry.at,
+                actor=entry.actor,
+                action=entry.action,
+                target=entry.target,
+                details=entry.details,
+                prev_hash=entry.prev_hash,
+                hash=entry.hash,
+            )
+        )
+        head.seq = entry.seq
+        head.hash = entry.hash
         await self.session.flush()
 
     async def list(
         self, chain: str, *, after_seq: int = 0, limit: int = 100
-    ) -> Sequence[AuditEventRow]:
+    ) -> Sequence[AuditEntry]:
         rows = await self.session.scalars(
             select(AuditEventRow)
             .where(AuditEventRow.chain == chain, AuditEventRow.seq > after_seq)
             .order_by(AuditEventRow.seq)
             .limit(limit)
         )
-        return rows.all()
+        return [_audit_entry(r) for r in rows.all()]
 
     async def head(self, chain: str) -> AuditHeadRow | None:
         return await self.session.get(AuditHeadRow, chain)

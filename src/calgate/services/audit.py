@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from calgate.clock import Clock
+from calgate.domain.model import AuditEntry
 from calgate.domain.principal import Principal
-from calgate.persistence.tables import AuditEventRow
 from calgate.persistence.uow import SqlUnitOfWork
 
 __all__ = ["SYSTEM_CHAIN", "AuditLog", "ChainReport", "account_chain"]
@@ -91,7 +91,7 @@ class AuditLog:
         target: str,
         account_id: uuid.UUID | None,
         details: dict[str, Any] | None = None,
-    ) -> AuditEventRow:
+    ) -> AuditEntry:
         """Append an entry in the caller's transaction (it commits with the change it
         describes, or not at all). ``details`` holds ids and names, never secrets."""
         chain = account_chain(account_id) if account_id else SYSTEM_CHAIN
@@ -100,7 +100,7 @@ class AuditLog:
         head = await uow.audit.lock_head(chain)
         at = self._clock.now()
         seq = head.seq + 1
-        row = AuditEventRow(
+        entry = AuditEntry(
             chain=chain,
             seq=seq,
             account_id=account_id,
@@ -122,8 +122,8 @@ class AuditLog:
                 prev_hash=head.hash,
             ),
         )
-        await uow.audit.append(row, head)
-        return row
+        await uow.audit.append(entry, head)
+        return entry
 
     async def verify(self, uow: SqlUnitOfWork, chain: str, *, batch: int = 1000) -> ChainReport:
         expected_prev = GENESIS

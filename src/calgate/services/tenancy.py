@@ -3,6 +3,10 @@
 Authorisation is decided here, next to the data: an operator may act on any account; an
 account admin only on their own. Asking about another tenant's account answers *not found*,
 exactly as for an id that does not exist, so ids cannot be probed.
+
+Read-modify-write changes (policies, renames, user updates) read the row with a lock, so
+that concurrent changes apply one after the other and each audit entry's ``before`` is what
+the change really replaced.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from calgate.domain.model import Account, ApiKey, Group, User
 from calgate.domain.policy import EffectivePolicy, PolicyOverrides, resolve
 from calgate.domain.principal import Principal, PrincipalKind
 from calgate.errors import Forbidden, InvalidInput, NotFound
+from calgate.persistence.repositories import Lock
 from calgate.persistence.uow import SqlUnitOfWork
 from calgate.security import apikeys
 from calgate.security.passwords import hash_password
 from calgate.services.audit import AuditLog
 
-__all__ = ["CreatedApiKey", "Tenancy", "require_account_admin"]
+__all__ = ["CreatedApiKey", "Tenancy", "require_account_admin", "require_operator"]
 
 
 def require_account_admin(principal: Principal, account_id: uuid.UUID) -> None:
@@ -76,10 +81,15 @@ class Tenancy:
         return account
 
     async def get_account(
-        self, uow: SqlUnitOfWork, principal: Principal, account_id: uuid.UUID
+        self,
+        uow: SqlUnitOfWork,
+        principal: Principal,
+        account_id: uuid.UUID,
+        *,
+        lock: Lock | None = None,
     ) -> Account:
         require_account_admin(principal, account_id)
-        account = await uow.accounts.get(account_id)
+        account = await uow.accounts.get(account_id, lock=lock)
         if account is None:
             raise NotFound(f"account {account_id} not found")
         return account
@@ -94,7 +104,7 @@ class Tenancy:
     async def rename_account(
         self, uow: SqlUnitOfWork, principal: Principal, account_id: uuid.UUID, name: str
     ) -> Account:
-        account = await self.get_account(uow, principal, account_id)
+        account = await self.get_account(uow, principal, account_id, lock="change")
         await uow.accounts.update(account_id, name=name)
         await self._audit.record(
             uow,
@@ -110,7 +120,7 @@ class Tenancy:
         self, uow: SqlUnitOfWork, principal: Principal, account_id: uuid.UUID
     ) -> None:
         require_operator(principal)
-        account = await self.get_account(uow, principal, account_id)
+        account = await self.get_account(uow, principal, account_id, lock="delete")
         await self._audit.record(
             uow,
             actor=principal,
@@ -129,7 +139,7 @@ class Tenancy:
         account_id: uuid.UUID,
         changes: dict[str, Any],
     ) -> Account:
-        account = await self.get_account(uow, principal, account_id)
+        account = await self.get_account(uow, principal, account_id, lock="change")
         new = account.policy.merged(changes)
         await uow.accounts.update(account_id, policy=new)
         await self._audit.record(
@@ -154,7 +164,7 @@ class Tenancy:
         group_id: uuid.UUID,
         changes: dict[str, Any],
     ) -> Group:
-        group = await self.get_group(uow, principal, account_id, group_id)
+        group = await self.get_group(uow, principal, account_id, group_id, lock="change")
         new = group.policy.merged(changes)
         await uow.groups.update(account_id, group_id, policy=new)
         await self._audit.record(
@@ -217,10 +227,16 @@ class Tenancy:
         return group
 
     async def get_group(
-        self, uow: SqlUnitOfWork, principal: Principal, account_id: uuid.UUID, group_id: uuid.UUID
+        self,
+        uow: SqlUnitOfWork,
+        principal: Principal,
+        account_id: uuid.UUID,
+        group_id: uuid.UUID,
+        *,
+        lock: Lock | None = None,
     ) -> Group:
         require_account_admin(principal, account_id)
-        group = await uow.groups.get(account_id, group_id)
+        group = await uow.groups.get(account_id, group_id, lock=lock)
         if group is None:
             raise NotFound(f"user group {group_id} not found")
         return group
@@ -239,7 +255,7 @@ class Tenancy:
         group_id: uuid.UUID,
         name: str,
     ) -> Group:
-        group = await self.get_group(uow, principal, account_id, group_id)
+        group = await self.get_group(uow, principal, account_id, group_id, lock="change")
         await uow.groups.update(account_id, group_id, name=name)
         await self._audit.record(
             uow,
@@ -313,10 +329,16 @@ class Tenancy:
             ) from None
 
     async def get_user(
-        self, uow: SqlUnitOfWork, principal: Principal, account_id: uuid.UUID, user_id: uuid.UUID
+        self,
+        uow: SqlUnitOfWork,
+        principal: Principal,
+        account_id: uuid.UUID,
+        user_id: uuid.UUID,
+        *,
+        lock: Lock | None = None,
     ) -> User:
         require_account_admin(principal, account_id)
-        user = await uow.users.get(account_id, user_id)
+        user = await uow.users.get(account_id, user_id, lock=lock)
         if user is None:
             raise NotFound(f"user {user_id} not found")
         return user
@@ -342,7 +364,7 @@ class Tenancy:
         user_id: uuid.UUID,
         changes: dict[str, Any],
     ) -> User:
-        user = await self.get_user(uow, principal, account_id, user_id)
+        user = await self.get_user(uow, principal, account_id, user_id, lock="change")
         values: dict[str, object] = {}
         if "group_id" in changes:
             if changes["group_id"] is not None:
