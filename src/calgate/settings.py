@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["AuthMode", "Environment", "LogFormat", "Settings"]
+__all__ = ["AuthMode", "Environment", "LogFormat", "Settings", "normalise_database_url"]
 
 
 class Environment(StrEnum):

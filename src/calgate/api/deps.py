@@ -12,7 +12,17 @@ from calgate.domain.principal import Principal, PrincipalKind
 from calgate.errors import Forbidden, Unauthenticated
 from calgate.persistence.uow import SqlUnitOfWork
 
-__all__ = ["PrincipalDep", "RuntimeDep", "UowDep", "UserDep", "get_principal", "get_runtime"]
+__all__ = [
+    "PrincipalDep",
+    "RuntimeDep",
+    "UowDep",
+    "UserDep",
+    "bearer_token",
+    "get_principal",
+    "get_runtime",
+    "get_uow",
+    "get_user_principal",
+]
 
 
 def get_runtime(request: Request) -> Runtime:

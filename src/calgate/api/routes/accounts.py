@@ -31,6 +31,8 @@ from calgate.api.routes.schemas import (
 from calgate.services.audit import account_chain
 from calgate.services.tenancy import require_account_admin
 
+__all__ = ["router"]
+
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {

@@ -7,6 +7,8 @@ from fastapi import APIRouter, Response
 from calgate import __version__
 from calgate.api.deps import RuntimeDep
 
+__all__ = ["router"]
+
 router = APIRouter(tags=["health"])
 
 

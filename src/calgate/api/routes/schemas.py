@@ -26,6 +26,8 @@ __all__ = [
     "GroupPatch",
     "Page",
     "PolicyIn",
+    "ResolvedOut",
+    "Strict",
     "UserIn",
     "UserOut",
     "UserPatch",

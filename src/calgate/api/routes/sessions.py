@@ -13,6 +13,8 @@ from calgate.api.routes.schemas import UserOut
 from calgate.errors import InvalidInput, NotFound
 from calgate.settings import AuthMode
 
+__all__ = ["router"]
+
 router = APIRouter(tags=["sessions"])
 
 
