@@ -14,8 +14,10 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -28,6 +30,9 @@ __all__ = [
     "AuditHeadRow",
     "Base",
     "GroupRow",
+    "JobRow",
+    "JobScheduleRow",
+    "UserEventRow",
     "UserRow",
 ]
 
@@ -131,3 +136,70 @@ class AuditHeadRow(Base):
     chain: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class JobRow(Base):
+    """A durable background job (see :mod:`calgate.jobs`). The payload holds ids only."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_state_run_at", "state", "run_at"),
+        Index("ix_jobs_state_updated_at", "state", "updated_at"),
+        # At most one *queued* job per (kind, dedupe key): later enqueues coalesce into it.
+        Index(
+            "uq_jobs_kind_dedupe_key_queued",
+            "kind",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=text("state = 'queued' AND dedupe_key IS NOT NULL"),
+            postgresql_where=text("state = 'queued' AND dedupe_key IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    state: Mapped[str] = mapped_column(String(16))
+    run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class JobScheduleRow(Base):
+    """Recurring work: the runner that moves ``next_run_at`` forward enqueues the job, so
+    any number of runners share it without a leader."""
+
+    __tablename__ = "job_schedules"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(100))
+    interval_seconds: Mapped[int] = mapped_column(Integer)
+    next_run_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserEventRow(Base):
+    """A notification for one user's apps (see :mod:`calgate.notify`): ids only, never
+    event content. Kept for a retention window so that streams can resume."""
+
+    __tablename__ = "user_events"
+    __table_args__ = (Index("ix_user_events_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    coalesce_key: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
