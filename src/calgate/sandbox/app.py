@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
 from typing import Any, Literal
 
@@ -135,7 +135,14 @@ def create_sandbox_app(
         assert core.webhooks is not None
         await core.webhooks.start()
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                # An emulator may run background work while the sandbox serves (optional
+                # ``lifespan()`` async context manager, e.g. expiring subscriptions).
+                for emulator in emulators:
+                    hook = getattr(emulator, "lifespan", None)
+                    if hook is not None:
+                        await stack.enter_async_context(hook())
+                yield
         finally:
             await core.webhooks.stop()
             if owns_client:
