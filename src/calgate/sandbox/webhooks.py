@@ -42,6 +42,8 @@ class Delivery:
     attempts: int = 0
     last_status: int | None = None
     last_error: str | None = None
+    ordering_key: str | None = None
+    retry_statuses: frozenset[int] | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def summary(self) -> dict[str, Any]:
@@ -77,6 +79,7 @@ class WebhookDispatcher:
         self._history: deque[Delivery] = deque(maxlen=5000)
         self._workers = workers
         self._tasks: list[asyncio.Task[None]] = []
+        self._order_locks: dict[str, asyncio.Lock] = {}
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._run()) for _ in range(self._workers)]
@@ -99,8 +102,14 @@ class WebhookDispatcher:
         json_body: Any = None,
         content: bytes = b"",
         timeout: float = 10.0,
+        ordering_key: str | None = None,
+        retry_statuses: frozenset[int] | None = None,
     ) -> Delivery:
-        """Queue one POST. Returns at once; the delivery happens in the background."""
+        """Queue one POST. Returns at once; the delivery happens in the background.
+
+        Deliveries sharing an ``ordering_key`` (e.g. one Google channel) are sent one after
+        the other, in the order queued. ``retry_statuses`` limits which HTTP answers are
+        retried (Google: 500/502/503/504 only); by default every non-2xx answer is."""
         import json
 
         hdrs = dict(headers or {})
@@ -110,6 +119,8 @@ class WebhookDispatcher:
         delivery = Delivery(
             next(self._ids), provider, kind, url, hdrs, content, timeout, self.core.clock.now()
         )
+        delivery.ordering_key = ordering_key
+        delivery.retry_statuses = retry_statuses
         self._history.append(delivery)
         if self.core.faults.take_drop(provider):
             delivery.state = "dropped"
@@ -123,7 +134,13 @@ class WebhookDispatcher:
         while True:
             delivery = await self._queue.get()
             try:
-                await self._deliver(delivery)
+                if delivery.ordering_key is None:
+                    await self._deliver(delivery)
+                else:
+                    # Taken from the queue and locked without yielding, so FIFO per key.
+                    lock = self._order_locks.setdefault(delivery.ordering_key, asyncio.Lock())
+                    async with lock:
+                        await self._deliver(delivery)
             finally:
                 self._queue.task_done()
 
@@ -141,6 +158,8 @@ class WebhookDispatcher:
                     d.done.set()
                     return
                 d.last_error = f"HTTP {response.status_code}"
+                if d.retry_statuses is not None and response.status_code not in d.retry_statuses:
+                    break  # the provider gives up at once on this answer
             except httpx.HTTPError as exc:
                 d.last_error = type(exc).__name__
             self.core.count(d.provider, "webhook.retry")
