@@ -278,12 +278,25 @@ def worker() -> None:
 
 
 @app.command()
-def sandbox() -> None:
-    """Serve the Google and Microsoft emulators for demos and tests."""
-    _not_yet(
-        "`calgate sandbox` will serve the Google and Microsoft provider emulators "
-        "(issue #4); not available yet"
-    )
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8090,
+    host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve the Google and Microsoft provider emulators (OAuth, calendars, webhooks, fault
+    injection) with seeded demo data, for demos and tests; see docs/sandbox.md.
+
+    Prints each emulator's base URL and the seeded fake OAuth clients and users; the
+    control API is under /_sandbox (GET /_sandbox/healthz, /_sandbox/docs).
+    """
+    from calgate.sandbox.serve import serve_sandbox
+
+    if not _is_loopback(host):
+        raise ConfigurationError(
+            f"refusing to serve the sandbox on {host}: it hands out fake credentials over "
+            "plain HTTP, so it listens on a loopback address only (e.g. 127.0.0.1)"
+        )
+    check_listen(host, port, tls=False, behind_proxy=False)
+    serve_sandbox(host, port, out)
 
 
 @app.command()
