@@ -4,6 +4,7 @@ events, expiry and reauthorization."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import uuid
@@ -132,14 +133,16 @@ class Notifier:
             "Subscription validation request failed. Notification endpoint must "
             "respond with 200 OK to validation request.",
         )
+        deadline = self.state.settings.validation_timeout_seconds
         try:
-            response = await webhooks.client.post(
-                target,
-                content=b"",
-                headers={"Content-Type": "text/plain; charset=utf-8"},
-                timeout=self.state.settings.validation_timeout_seconds,
-            )
-        except httpx.TimeoutException as exc:
+            async with asyncio.timeout(deadline):  # wall clock, whatever the transport
+                response = await webhooks.client.post(
+                    target,
+                    content=b"",
+                    headers={"Content-Type": "text/plain; charset=utf-8"},
+                    timeout=deadline,
+                )
+        except (TimeoutError, httpx.TimeoutException) as exc:
             raise GraphError(
                 400, "InvalidRequest", "Subscription validation request timed out."
             ) from exc
