@@ -62,17 +62,25 @@ class Authenticator:
     async def sign_in_local(
         self, uow: SqlUnitOfWork, *, email: str, password: str, account_id: uuid.UUID | None
     ) -> IssuedSession:
-        """Embedded/demo mode: calgate's own user directory, scrypt password hashes."""
+        """Embedded/demo mode: calgate's own user directory, scrypt password hashes.
+
+        Nothing about an email is revealed without its password: an unknown email costs one
+        scrypt verification against a dummy hash, exactly like a wrong password, and only
+        when the password is right for the email in several accounts is the caller asked
+        to choose one with ``account_id``."""
         candidates = await uow.users.find_by_email(email, account_id=account_id)
-        if len(candidates) > 1:
-            raise InvalidInput(
-                "this email exists in several accounts: give account_id", field="account_id"
-            )
-        user, pw_hash = candidates[0] if candidates else (None, None)
-        # Always run one scrypt verification so timing does not reveal registered emails.
-        if not verify_password(password, pw_hash) or user is None:
+        if not candidates:
+            verify_password(password, None)
             raise Unauthenticated("email or password is wrong")
-        return self._issue(user)
+        matches = [user for user, pw_hash in candidates if verify_password(password, pw_hash)]
+        if not matches:
+            raise Unauthenticated("email or password is wrong")
+        if len(matches) > 1:
+            raise InvalidInput(
+                "this email and password are in several accounts: give account_id",
+                field="account_id",
+            )
+        return self._issue(matches[0])
 
     async def sign_in_oidc(
         self, uow: SqlUnitOfWork, *, id_token: str, account_id: uuid.UUID | None
