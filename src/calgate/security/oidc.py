@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from calgate.clock import Clock
@@ -95,7 +95,12 @@ class OidcVerifier:
         try:
             token = await self._decode(id_token, await self._key_set())
         except _UnknownKey:
-            token = await self._decode(id_token, await self._key_set(refresh=True))
+            try:
+                token = await self._decode(id_token, await self._key_set(refresh=True))
+            except _UnknownKey:
+                raise Unauthenticated(
+                    "ID token is signed with a key the issuer does not publish"
+                ) from None
         claims = token.claims
         now = self._clock.now().timestamp()
         if str(claims.get("iss", "")).rstrip("/") != self.issuer:
@@ -125,12 +130,12 @@ class OidcVerifier:
     async def _decode(id_token: str, keys: KeySet) -> jwt.Token:
         try:
             return jwt.decode(id_token, keys, algorithms=ALGORITHMS)
-        except ValueError as exc:
-            if "key" in str(exc).lower():
-                raise _UnknownKey from exc
-            raise Unauthenticated("ID token is malformed") from exc
+        except InvalidKeyIdError as exc:  # a key id we have not fetched (yet): rollover
+            raise _UnknownKey from exc
         except JoseError as exc:
             raise Unauthenticated("ID token signature does not verify") from exc
+        except (ValueError, TypeError) as exc:
+            raise Unauthenticated("ID token is malformed") from exc
 
 
 class _UnknownKey(Exception):
