@@ -119,6 +119,7 @@ class Tenancy:
     async def delete_account(
         self, uow: SqlUnitOfWork, principal: Principal, account_id: uuid.UUID
     ) -> None:
+        require_account_admin(principal, account_id)  # another tenant's account: not found
         require_operator(principal)
         account = await self.get_account(uow, principal, account_id, lock="delete")
         await self._audit.record(
