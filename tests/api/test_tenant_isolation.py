@@ -1,0 +1,262 @@
+"""Tenant isolation for every route that takes an id: another tenant's ids answer 404
+problem+json, exactly like ids that do not exist — never 403, never 200.
+
+The routes are enumerated from the app's own OpenAPI document, so a route added later is
+either covered here (create its kind of id in ``_build_tenant`` and, if it takes a body, add
+an example to ``BODIES``) or this test fails and names it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from .conftest import SignedIn, assert_problem
+
+# A schema-valid body for every route that takes one, so that the request gets past
+# validation and reaches the tenancy check.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("PATCH", "/v1/accounts/{account_id}"): {"name": "Hijacked"},
+    ("PATCH", "/v1/accounts/{account_id}/policy"): {"calendar_access": "read"},
+    ("POST", "/v1/accounts/{account_id}/api-keys"): {"name": "intruder"},
+    ("POST", "/v1/accounts/{account_id}/groups"): {"name": "Intruders"},
+    ("PATCH", "/v1/accounts/{account_id}/groups/{group_id}"): {"name": "Hijacked"},
+    ("PATCH", "/v1/accounts/{account_id}/groups/{group_id}/policy"): {"bidirectional_sync": True},
+    ("POST", "/v1/accounts/{account_id}/users"): {"email": "intruder@example.com"},
+    ("PATCH", "/v1/accounts/{account_id}/users/{user_id}"): {"display_name": "Hijacked"},
+}
+
+# Routes whose path ids are not tenant data (none yet).
+NOT_TENANT_SCOPED: set[tuple[str, str]] = set()
+
+
+@dataclass
+class World:
+    """Two tenants, each with one of everything; ``ids[tenant][param]``."""
+
+    ids: dict[str, dict[str, str]] = field(default_factory=dict)
+    admin: dict[str, dict[str, str]] = field(default_factory=dict)
+    user: dict[str, SignedIn] = field(default_factory=dict)
+
+
+async def _build_tenant(
+    client: httpx.AsyncClient,
+    make_tenant: Callable[..., Awaitable[Any]],
+    make_user: Callable[..., Awaitable[SignedIn]],
+    name: str,
+) -> tuple[dict[str, str], dict[str, str], SignedIn]:
+    t = await make_tenant(name)
+    r = await client.post(
+        f"/v1/accounts/{t.account_id}/groups", json={"name": "Group"}, headers=t.admin
+    )
+    assert r.status_code == 201, r.text
+    group_id = r.json()["id"]
+    user = await make_user(t, f"someone@{name.lower()}.example", group_id=group_id)
+    r = await client.post(
+        f"/v1/accounts/{t.account_id}/api-keys", json={"name": "spare"}, headers=t.admin
+    )
+    assert r.status_code == 201, r.text
+    ids = {
+        "account_id": t.account_id,
+        "group_id": group_id,
+        "user_id": user.user_id,
+        "key_id": r.json()["id"],
+    }
+    return ids, t.admin, user
+
+
+@pytest.fixture
+async def world(
+    client: httpx.AsyncClient,
+    make_tenant: Callable[..., Awaitable[Any]],
+    make_user: Callable[..., Awaitable[SignedIn]],
+) -> World:
+    w = World()
+    for name in ("A", "B"):
+        w.ids[name], w.admin[name], w.user[name] = await _build_tenant(
+            client, make_tenant, make_user, name
+        )
+    return w
+
+
+def _id_routes(app: FastAPI) -> list[tuple[str, str, list[str]]]:
+    """(METHOD, path template, path params) of every documented route that takes an id."""
+    found = []
+    for path, operations in app.openapi()["paths"].items():
+        params = re.findall(r"{(\w+)}", path)
+        if not params:
+            continue
+        for method in sorted(operations):
+            found.append((method.upper(), path, params))
+    return found
+
+
+def _url(path: str, ids: dict[str, str]) -> str:
+    return re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], path)
+
+
+def test_every_route_with_an_id_is_covered(app: FastAPI) -> None:
+    known = {"account_id", "group_id", "user_id", "key_id"}
+    uncovered = [
+        f"{method} {path}"
+        for method, path, params in _id_routes(app)
+        if (method, path) not in NOT_TENANT_SCOPED
+        and (
+            not set(params) <= known
+            or (method in {"POST", "PUT", "PATCH"} and (method, path) not in BODIES)
+        )
+    ]
+    assert uncovered == [], (
+        "routes taking ids that the tenant-isolation test cannot exercise yet: teach "
+        "tests/api/test_tenant_isolation.py their ids (World) and bodies (BODIES)"
+    )
+    assert len(_id_routes(app)) >= 20
+
+
+async def _call(
+    client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], path: str
+) -> httpx.Response:
+    body = BODIES.get((method, path))
+    return await client.request(method, url, json=body, headers=headers)
+
+
+async def test_another_tenants_ids_answer_404(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    """Tenant B's admin uses tenant A's ids: 404 for every route, and nothing in A changes."""
+    routes = [r for r in _id_routes(app) if (r[0], r[1]) not in NOT_TENANT_SCOPED]
+    before = (
+        await client.get(
+            f"/v1/accounts/{world.ids['A']['account_id']}/audit", headers=world.admin["A"]
+        )
+    ).json()["items"]
+    for method, path, _ in routes:
+        r = await _call(client, method, _url(path, world.ids["A"]), world.admin["B"], path)
+        body = assert_problem(r, 404)
+        assert "not found" in body["detail"], (method, path, body)
+
+    # Nothing in tenant A was touched (its audit log is the best witness).
+    a = world.ids["A"]
+    after = (
+        await client.get(f"/v1/accounts/{a['account_id']}/audit", headers=world.admin["A"])
+    ).json()["items"]
+    assert after == before
+    r = await client.get(
+        f"/v1/accounts/{a['account_id']}/users/{a['user_id']}", headers=world.admin["A"]
+    )
+    assert r.status_code == 200
+    assert r.json()["display_name"] != "Hijacked"
+
+
+async def test_own_account_with_another_tenants_child_ids_answers_404(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    """Tenant B's admin, in B's own account, names one of A's groups, users or keys."""
+    checked = 0
+    for method, path, params in _id_routes(app):
+        if len(params) < 2 or (method, path) in NOT_TENANT_SCOPED:
+            continue
+        ids = {**world.ids["A"], "account_id": world.ids["B"]["account_id"]}
+        r = await _call(client, method, _url(path, ids), world.admin["B"], path)
+        assert_problem(r, 404)
+        checked += 1
+    assert checked >= 10
+
+
+async def test_unknown_ids_answer_exactly_like_foreign_ones(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    b = world.admin["B"]
+    foreign = await client.get(f"/v1/accounts/{world.ids['A']['account_id']}", headers=b)
+    unknown = await client.get(f"/v1/accounts/{uuid.uuid4()}", headers=b)
+
+    assert foreign.status_code == unknown.status_code == 404
+    assert foreign.json().keys() == unknown.json().keys()
+    assert foreign.json()["type"] == unknown.json()["type"]
+
+
+async def test_list_accounts_shows_an_admin_only_their_own(
+    client: httpx.AsyncClient, world: World, operator: dict[str, str]
+) -> None:
+    r = await client.get("/v1/accounts", headers=world.admin["B"])
+    assert [a["id"] for a in r.json()] == [world.ids["B"]["account_id"]]
+
+    r = await client.get("/v1/accounts", headers=operator)
+    assert {a["id"] for a in r.json()} >= {
+        world.ids["A"]["account_id"],
+        world.ids["B"]["account_id"],
+    }
+
+
+async def test_operator_only_routes_refuse_account_admins(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    b = world.admin["B"]
+    r = await client.post("/v1/accounts", json={"name": "Mine now"}, headers=b)
+    assert "operator" in assert_problem(r, 403)["detail"]
+    r = await client.delete(f"/v1/accounts/{world.ids['B']['account_id']}", headers=b)
+    assert "operator" in assert_problem(r, 403)["detail"]
+    # and with another tenant's id it is simply not found
+    r = await client.delete(f"/v1/accounts/{world.ids['A']['account_id']}", headers=b)
+    assert_problem(r, 404)
+
+
+async def test_operator_may_act_in_any_account(
+    client: httpx.AsyncClient, world: World, operator: dict[str, str]
+) -> None:
+    a = world.ids["A"]
+    r = await client.get(f"/v1/accounts/{a['account_id']}/users/{a['user_id']}", headers=operator)
+    assert r.status_code == 200
+    r = await client.get(f"/v1/accounts/{a['account_id']}/audit", headers=operator)
+    assert r.status_code == 200
+
+
+async def test_users_cannot_use_admin_routes(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    """A signed-in user of tenant A: 403 on A's admin routes, 404 on B's, 403 on the list."""
+    user = world.user["A"].headers
+    for method, path, _ in _id_routes(app):
+        r = await _call(client, method, _url(path, world.ids["A"]), user, path)
+        assert_problem(r, 403)
+        r = await _call(client, method, _url(path, world.ids["B"]), user, path)
+        assert_problem(r, 404)
+    assert_problem(await client.get("/v1/accounts", headers=user), 403)
+    assert_problem(await client.post("/v1/accounts", json={"name": "x"}, headers=user), 403)
+
+
+async def test_admins_and_the_operator_are_not_users(
+    client: httpx.AsyncClient, world: World, operator: dict[str, str]
+) -> None:
+    assert_problem(await client.get("/v1/me", headers=world.admin["A"]), 403)
+    assert_problem(await client.get("/v1/me", headers=operator), 403)
+    r = await client.get("/v1/me", headers=world.user["A"].headers)
+    assert r.status_code == 200
+    assert r.json()["id"] == world.user["A"].user_id
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Bearer cgak_revoked-or-unknown-key-000",
+        "Bearer x.y.z",
+    ],
+)
+async def test_bad_credentials_answer_401(
+    client: httpx.AsyncClient, world: World, header: str | None
+) -> None:
+    headers = {"Authorization": header} if header is not None else {}
+    r = await client.get(f"/v1/accounts/{world.ids['A']['account_id']}", headers=headers)
+    assert_problem(r, 401)
+    assert r.headers["www-authenticate"].startswith("Bearer")
