@@ -31,6 +31,7 @@ from starlette.routing import Route
 from calgate.sandbox.app import SandboxApp, create_sandbox_app
 from calgate.sandbox.core import SandboxCore
 from calgate.sandbox.microsoft import MicrosoftEmulator
+from calgate.sandbox.microsoft.tokens import TokenSigner
 
 from support.canary import CanaryGuard, canary
 
@@ -187,9 +188,17 @@ def core() -> SandboxCore:
     return sandbox
 
 
+@pytest.fixture(scope="session")
+def signer() -> TokenSigner:
+    """One signing key for the session: generating RSA keys per test is slow."""
+    return TokenSigner()
+
+
 @pytest.fixture
-async def world(core: SandboxCore, canary_guard: CanaryGuard) -> AsyncIterator[MsWorld]:
-    emulator = MicrosoftEmulator(core, seed=False)
+async def world(
+    core: SandboxCore, signer: TokenSigner, canary_guard: CanaryGuard
+) -> AsyncIterator[MsWorld]:
+    emulator = MicrosoftEmulator(core, seed=False, signer=signer)
     receiver = GraphReceiver()
     hooks = httpx.AsyncClient(transport=httpx.ASGITransport(app=receiver.app))
     app = create_sandbox_app([emulator], core=core, webhook_client=hooks)

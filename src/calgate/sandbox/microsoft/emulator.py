@@ -41,14 +41,17 @@ SWEEP_INTERVAL_S = 1.0
 
 class MicrosoftEmulator:
     """Microsoft identity platform + Graph. ``seed=True`` loads the default tenant, app
-    registration, users and events (:mod:`calgate.sandbox.microsoft.seed`)."""
+    registration, users and events (:mod:`calgate.sandbox.microsoft.seed`); ``signer`` shares
+    a token-signing key set (RSA key generation is the slow part of starting one)."""
 
     name = "microsoft"
 
-    def __init__(self, core: SandboxCore, *, seed: bool = True) -> None:
+    def __init__(
+        self, core: SandboxCore, *, seed: bool = True, signer: TokenSigner | None = None
+    ) -> None:
         self.core = core
         self.state = MicrosoftState()
-        self.signer = TokenSigner()
+        self.signer = signer or TokenSigner()
         self.minter = TokenMinter(self.signer)
         self.notifier = Notifier(core, self.state)
         self.calendar = Calendar(core.clock, self.state.settings, self.notifier.event_changed)
