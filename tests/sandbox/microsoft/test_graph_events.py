@@ -472,3 +472,19 @@ async def test_unknown_segment_is_a_graph_400(world: MsWorld) -> None:
     r = await world.graph("GET", "/me/nonsense", token)
     assert r.status_code == 400
     assert r.json()["error"]["code"] == "BadRequest"
+
+
+async def test_prefer_maxpagesize_is_applied(world: MsWorld) -> None:
+    """provider-protocols §2.1–2.2: Prefer odata.maxpagesize sets the page size and is echoed."""
+    token = await world.user_token()
+    for i in range(4):
+        await world.graph(
+            "POST",
+            "/me/events",
+            token,
+            json=event_body(f"E{i}", f"2026-11-25T1{i}:00:00", f"2026-11-25T1{i}:30:00", "UTC"),
+        )
+    r = await world.graph("GET", "/me/events", token, headers={"Prefer": "odata.maxpagesize=3"})
+    assert len(r.json()["value"]) == 3
+    assert "odata.maxpagesize=3" in r.headers["Preference-Applied"]
+    assert "$skip=3" in r.json()["@odata.nextLink"]

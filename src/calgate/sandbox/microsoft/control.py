@@ -224,6 +224,11 @@ def control_router(em: MicrosoftEmulator) -> APIRouter:
     @router.patch("/users/{user}")
     async def patch_user(user: str, body: UserPatch) -> dict[str, Any]:
         found = user_or_404(user)
+        if body.time_zone is not None:
+            try:
+                resolve_zone(body.time_zone)
+            except ValueError as exc:
+                raise HTTPException(422, str(exc)) from exc
         for name, value in body.model_dump(exclude_none=True).items():
             setattr(found, name, value)
         return _user_json(found)

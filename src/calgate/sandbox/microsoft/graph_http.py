@@ -158,7 +158,10 @@ class GraphContext:
         settings = self.deps.state.settings
         key = (self.app.client_id, user.id)
         window = int(self.deps.core.clock.now().timestamp() // 600)
-        self.deps.request_counts[(*key, window)] += 1
+        counts = self.deps.request_counts
+        if counts and next(iter(counts))[2] != window:  # a new 10-minute window: start over
+            counts.clear()
+        counts[(*key, window)] += 1
         retry = {"Retry-After": str(settings.retry_after_seconds)}
         if self.deps.request_counts[(*key, window)] > settings.requests_per_10min:
             self.deps.core.count("microsoft", "graph.throttled")
