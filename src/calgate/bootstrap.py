@@ -29,10 +29,13 @@ from calgate.persistence.uow import UnitOfWorkFactory
 from calgate.security.keys import ServerKeys
 from calgate.security.oidc import OidcVerifier
 from calgate.security.sessions import SessionSigner
+from calgate.security.totp import OperatorSecondFactor, resolve_totp_secret
 from calgate.services.audit import AuditLog
 from calgate.services.identity import Authenticator
 from calgate.services.tenancy import Tenancy
 from calgate.settings import AuthMode, Settings
+from calgate.vault.keys import load_keyring
+from calgate.vault.service import EnvelopeVault
 
 __all__ = ["DevSecrets", "Runtime", "build_runtime", "outgoing_ssl_context", "resolve_secrets"]
 
@@ -109,6 +112,8 @@ class Runtime:
     audit: AuditLog
     tenancy: Tenancy
     auth: Authenticator
+    vault: EnvelopeVault
+    second_factor: OperatorSecondFactor
     secrets: DevSecrets = field(repr=False)
     _owns_http: bool = True
 
@@ -143,6 +148,19 @@ async def build_runtime(
             "variable in production",
             path,
         )
+    keyring = load_keyring(settings)
+    if keyring.generated is not None:
+        log.warning(
+            "generated a vault master key at %s: back it up (without it no stored credential "
+            "can be decrypted); production needs CALGATE_MASTER_KEY or CALGATE_MASTER_KEY_FILE",
+            keyring.generated,
+        )
+    totp = resolve_totp_secret(settings)
+    if totp.generated:
+        log.warning(
+            "generated the operator's TOTP secret at %s: enrol it in an authenticator app",
+            totp.path,
+        )
     engine = create_engine(settings.resolved_database_url)
     try:
         await _prepare_schema(engine, settings, auto_migrate)
@@ -175,6 +193,7 @@ async def build_runtime(
         )
     metrics = metrics or Metrics()
     metrics.build_info.labels(__version__).set(1)
+    vault = EnvelopeVault(keyring.keyring, clock=clock, audit=audit)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -186,10 +205,12 @@ async def build_runtime(
         metrics=metrics,
         keys=keys,
         audit=audit,
-        tenancy=Tenancy(clock=clock, audit=audit),
+        tenancy=Tenancy(clock=clock, audit=audit, vault=vault),
         auth=Authenticator(
             operator_key=dev.operator_key, sessions=sessions, clock=clock, oidc=oidc
         ),
+        vault=vault,
+        second_factor=OperatorSecondFactor(totp.secret, clock, path=totp.path),
         secrets=dev,
         _owns_http=owns_http,
     )

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from calgate import __version__
+from calgate.cli_keys import keys_app
 from calgate.errors import CalgateError, ConfigurationError
 from calgate.settings import Settings
 
@@ -44,7 +45,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
-keys_app = typer.Typer(help="Manage the vault's encryption keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
 out = Console(highlight=False)
@@ -145,6 +145,8 @@ async def _run_server(
     runtime = await build_runtime(settings)
     redaction.add_literal(runtime.secrets.operator_key)
     redaction.add_literal(runtime.secrets.secret_key)
+    for literal in runtime.vault.redaction_literals():
+        redaction.add_literal(literal)
     try:
         if banner is not None:
             await banner(runtime)
@@ -303,35 +305,6 @@ def sandbox(
 def client() -> None:
     """The reference client app: sign in, list upcoming meetings, follow changes."""
     _not_yet("`calgate client` will be the reference terminal app (issue #6); not available yet")
-
-
-@keys_app.command("generate")
-def keys_generate() -> None:
-    """Create a new key-encryption key file (mode 0600)."""
-    _not_yet(
-        "`calgate keys generate` will create the vault's key file (issue #3); not available yet"
-    )
-
-
-@keys_app.command("status")
-def keys_status() -> None:
-    """Show key ids in use and rows per key version."""
-    _not_yet("`calgate keys status` will report the vault's keys (issue #3); not available yet")
-
-
-@keys_app.command("rotate")
-def keys_rotate() -> None:
-    """Start a new key version."""
-    _not_yet("`calgate keys rotate` will start a new key version (issue #3); not available yet")
-
-
-@keys_app.command("rewrap")
-def keys_rewrap() -> None:
-    """Re-encrypt every stored secret to the current keys, online."""
-    _not_yet(
-        "`calgate keys rewrap` will re-encrypt secrets to the current keys (issue #3); "
-        "not available yet"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,9 +8,12 @@
     ├── Conflict                      unique value taken, or a concurrent change won
     ├── InvalidInput                  well-formed request that breaks a rule (names the field)
     ├── Unauthenticated               no or bad credentials
+    │   └── SecondFactorRequired      operator key alone is not enough: TOTP code missing/bad
     ├── Forbidden                     authenticated, but the principal's role may not do this
     │   └── PolicyDenied              an admin policy forbids it (names the policy, R7)
-    └── ServiceUnavailable            a dependency (database, provider) cannot answer now
+    ├── ServiceUnavailable            a dependency (database, provider) cannot answer now
+    └── VaultError                    a stored secret does not decrypt (altered, moved, or its
+                                      data key destroyed); never carries the secret
 
 Connector errors (``calgate.connectors.errors``) form their own tree under
 ``ConnectorError`` and are translated at the service boundary.
@@ -26,8 +29,10 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "PolicyDenied",
+    "SecondFactorRequired",
     "ServiceUnavailable",
     "Unauthenticated",
+    "VaultError",
 ]
 
 
@@ -62,6 +67,16 @@ class Unauthenticated(CalgateError):
     pass
 
 
+class SecondFactorRequired(Unauthenticated):
+    """The operator key was right, but this action also needs a one-time code (R3)."""
+
+    problem_extra: dict[str, str]
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.problem_extra = {"second_factor": "totp", "header": "X-Calgate-OTP"}
+
+
 class Forbidden(CalgateError):
     pass
 
@@ -73,4 +88,8 @@ class PolicyDenied(Forbidden):
 
 
 class ServiceUnavailable(CalgateError):
+    pass
+
+
+class VaultError(CalgateError):
     pass

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
         extra="ignore",
         frozen=True,
         validate_default=True,
+        hide_input_in_errors=True,  # a rejected key or secret must not echo in the error
     )
 
     env: Environment = Field(
@@ -72,6 +73,29 @@ class Settings(BaseSettings):
         default=None,
         description="Server secret (at least 32 characters) from which session-signing and "
         "audit-chain keys are derived. Development: generated into `<data_dir>/secret.key`.",
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Vault master key (key-encryption key): base64 of 32 random bytes "
+        "(`calgate keys generate` or `openssl rand -base64 32`). Unset: the key file "
+        "`CALGATE_MASTER_KEY_FILE`. Production refuses to start without one of the two.",
+    )
+    master_key_previous: SecretStr | None = Field(
+        default=None,
+        description="Comma-separated previous master keys, kept only to unwrap data keys "
+        "while `calgate keys rewrap` moves them to the current `CALGATE_MASTER_KEY`.",
+    )
+    master_key_file: Path | None = Field(
+        default=None,
+        description="Vault key file (mode 0600, made by `calgate keys generate`; first line "
+        "current key, later lines previous keys). Default: `<data_dir>/master.key`, "
+        "generated on first start in development.",
+    )
+    operator_totp_secret: SecretStr | None = Field(
+        default=None,
+        description="Base32 TOTP secret of the operator's second factor, required with the "
+        "operator key by key rotation, rewrap and bulk credential purge (header "
+        "`X-Calgate-OTP`). Development: generated into `<data_dir>/operator-totp.secret`.",
     )
     auth_mode: AuthMode | None = Field(
         default=None,
@@ -126,6 +150,35 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
+    @field_validator("master_key")
+    @classmethod
+    def _master_key(cls, value: SecretStr | None) -> SecretStr | None:
+        from calgate.vault.keys import decode_master_key
+
+        if value is not None:
+            decode_master_key(value.get_secret_value())
+        return value
+
+    @field_validator("master_key_previous")
+    @classmethod
+    def _previous_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        from calgate.vault.keys import decode_master_key
+
+        if value is not None:
+            for part in value.get_secret_value().split(","):
+                if part.strip():
+                    decode_master_key(part)
+        return value
+
+    @field_validator("operator_totp_secret")
+    @classmethod
+    def _totp_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        from calgate.security.totp import check_totp_secret
+
+        if value is not None:
+            check_totp_secret(value.get_secret_value())
+        return value
+
     @field_validator("operator_key", "secret_key")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -148,6 +201,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "production sign-in uses OIDC: set CALGATE_OIDC_ISSUER and "
                     "CALGATE_OIDC_AUDIENCE (or CALGATE_AUTH_MODE=local)"
+                )
+            if self.master_key is None and self.master_key_file is None:
+                raise ValueError(
+                    "production needs a vault master key: set CALGATE_MASTER_KEY (base64 of "
+                    "32 bytes) or CALGATE_MASTER_KEY_FILE (made by `calgate keys generate`)"
                 )
         return self
 

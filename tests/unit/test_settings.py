@@ -101,6 +101,7 @@ def _production(**overrides: object) -> dict[str, object]:
         "secret_key": canary("server-secret"),
         "oidc_issuer": "https://idp.example.com",
         "oidc_audience": "calgate",
+        "master_key": "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",  # 32 bytes, base64
     }
     values.update(overrides)
     return {k: v for k, v in values.items() if v is not None}

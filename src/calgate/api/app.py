@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from calgate import __version__
 from calgate.api.middleware import ObservabilityMiddleware
 from calgate.api.problems import install_problem_handlers
-from calgate.api.routes import accounts, health, sessions
+from calgate.api.routes import accounts, health, operator, sessions
 from calgate.bootstrap import Runtime, build_runtime
 from calgate.metrics import Metrics
 from calgate.settings import Settings
@@ -61,4 +61,5 @@ def create_app(
     app.include_router(health.router)
     app.include_router(sessions.router)
     app.include_router(accounts.router)
+    app.include_router(operator.router)
     return app

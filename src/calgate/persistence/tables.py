@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -32,8 +33,11 @@ __all__ = [
     "GroupRow",
     "JobRow",
     "JobScheduleRow",
+    "OperatorOtpRow",
     "UserEventRow",
     "UserRow",
+    "VaultDataKeyRow",
+    "VaultSecretRow",
 ]
 
 NAMING = {
@@ -203,3 +207,64 @@ class UserEventRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     coalesce_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class VaultDataKeyRow(Base):
+    """A data key (DEK) of one account, wrapped by a key-encryption key (see
+    :mod:`calgate.vault`). Exactly one per account is current (``retired_at`` null); deleting
+    an account's rows destroys its keys (crypto-shredding)."""
+
+    __tablename__ = "vault_data_keys"
+    __table_args__ = (
+        UniqueConstraint("account_id", "version"),
+        Index(
+            "uq_vault_data_keys_current",
+            "account_id",
+            unique=True,
+            sqlite_where=text("retired_at IS NULL"),
+            postgresql_where=text("retired_at IS NULL"),
+        ),
+        Index("ix_vault_data_keys_kek_id", "kek_id"),
+    )
+
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    kek_id: Mapped[str] = mapped_column(String(200))
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    encryptions: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class VaultSecretRow(Base):
+    """One encrypted secret (AES-256-GCM ciphertext only), bound to its place by associated
+    data: (account, owner table, owner row id, field). No foreign key to its data key: a
+    ciphertext whose key was destroyed simply stays unreadable."""
+
+    __tablename__ = "vault_secrets"
+    __table_args__ = (
+        UniqueConstraint("owner", "owner_id", "field"),
+        Index("ix_vault_secrets_account_id_dek_id", "account_id", "dek_id"),
+        Index("ix_vault_secrets_dek_id", "dek_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    owner: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[str] = mapped_column(String(200))
+    field: Mapped[str] = mapped_column(String(64))
+    dek_id: Mapped[str] = mapped_column(String(16))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OperatorOtpRow(Base):
+    """The last accepted TOTP step of the operator's second factor (single-use codes)."""
+
+    __tablename__ = "operator_otp_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_step: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime)

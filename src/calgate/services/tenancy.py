@@ -26,6 +26,7 @@ from calgate.persistence.uow import SqlUnitOfWork
 from calgate.security import apikeys
 from calgate.security.passwords import hash_password
 from calgate.services.audit import AuditLog
+from calgate.vault.base import CredentialVault
 
 __all__ = ["CreatedApiKey", "Tenancy", "require_account_admin", "require_operator"]
 
@@ -52,9 +53,10 @@ class CreatedApiKey:
 
 
 class Tenancy:
-    def __init__(self, *, clock: Clock, audit: AuditLog) -> None:
+    def __init__(self, *, clock: Clock, audit: AuditLog, vault: CredentialVault) -> None:
         self._clock = clock
         self._audit = audit
+        self._vault = vault
 
     # accounts ----------------------------------------------------------------------------
     async def create_account(
@@ -130,6 +132,9 @@ class Tenancy:
             account_id=account_id,
             details={"name": account.name},
         )
+        # Crypto-shredding: the account's data keys go in the same transaction, so its
+        # ciphertexts stay unreadable even where a copy of them survives (backups).
+        await self._vault.shred_account(uow, account_id)
         await uow.accounts.delete(account_id)
 
     # policies ----------------------------------------------------------------------------
