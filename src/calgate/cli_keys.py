@@ -116,6 +116,7 @@ def _status_dict(status: VaultStatus, runtime: Runtime) -> dict[str, Any]:
         "secrets": status.secrets,
         "secrets_on_retired_keys": status.secrets_on_retired_keys,
         "secrets_without_key": status.secrets_without_key,
+        "removable_kek_ids": status.removable_kek_ids,
         "operator_totp": _totp_source(runtime),
         "warnings": status.warnings,
     }
@@ -150,7 +151,8 @@ def status(
         return
     out.print(f"master key (KEK)   {data['kek_id']}  (current; from {data['key_source']})")
     for kek in data["known_kek_ids"][1:]:
-        out.print(f"previous key       {kek}")
+        hint = "  (wraps no data key: may be removed)" if kek in data["removable_kek_ids"] else ""
+        out.print(f"previous key       {kek}{hint}")
     for kek, n in data["data_keys_per_kek"].items():
         out.print(f"data keys under    {kek}: {n}")
     table = Table(title="data key versions", title_justify="left")

@@ -229,7 +229,11 @@ class CredentialVault(ABC):
         field: str,
         value: Secret,
     ) -> None:
-        """Store (or replace) the secret of ``owner``/``owner_id``/``field``."""
+        """Store (or replace) the secret of ``owner``/``owner_id``/``field``.
+
+        This counts the encryption on the account's current data key row, which stays
+        locked (PostgreSQL) until the caller's transaction ends: keep that transaction
+        short, with no provider calls inside it."""
 
     @abstractmethod
     async def get(

@@ -82,6 +82,11 @@ class VaultStatus:
             )
         return out
 
+    @property
+    def removable_kek_ids(self) -> list[str]:
+        """Previous master keys that wrap no data key any more: safe to remove."""
+        return [k for k in self.known_kek_ids[1:] if k not in self.keks_in_use]
+
 
 async def rotate(
     vault: EnvelopeVault,

@@ -94,7 +94,7 @@ class PurgeIn(Strict):
     def _one_scope(self) -> PurgeIn:
         if (self.account_id is not None) != self.all_accounts:
             return self
-        raise ValueError("give either account_id or all_accounts=true, not both")
+        raise ValueError("give exactly one of account_id and all_accounts=true")
 
 
 class PurgeOut(BaseModel):
