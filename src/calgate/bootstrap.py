@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calgate import __version__
@@ -24,7 +25,7 @@ from calgate.clock import Clock, SystemClock
 from calgate.errors import ConfigurationError, ServiceUnavailable
 from calgate.metrics import Metrics
 from calgate.persistence import migrate as migrations
-from calgate.persistence.db import create_engine, create_sessionmaker
+from calgate.persistence.db import create_engine, create_sessionmaker, database_problem
 from calgate.persistence.uow import UnitOfWorkFactory
 from calgate.security.keys import ServerKeys
 from calgate.security.oidc import OidcVerifier
@@ -226,8 +227,10 @@ async def _prepare_schema(
             await migrations.upgrade(engine)
             return
         current = await migrations.current_revision(engine)
-    except (OSError, ConnectionError) as exc:
-        raise ConfigurationError(f"cannot reach the database: {exc.__class__.__name__}") from exc
+    except OSError as exc:
+        raise ConfigurationError(f"cannot reach the database: {database_problem(exc)}") from exc
+    except DBAPIError as exc:
+        raise ConfigurationError(f"cannot use the database: {database_problem(exc)}") from exc
     head = migrations.head_revision()
     if current != head:
         raise ConfigurationError(

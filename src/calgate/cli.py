@@ -47,8 +47,8 @@ app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -126,6 +126,25 @@ def check_listen(host: str, port: int, *, tls: bool, behind_proxy: bool) -> None
             raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
+async def _close_before_cancelling(runtime: Runtime) -> None:
+    """Close the runtime (database pool, HTTP client) completely, even when Ctrl-C arrives.
+
+    After its graceful shutdown uvicorn re-raises the SIGINT it caught, and asyncio.run
+    answers by cancelling the main task: that cancellation must not cut the database
+    pool's close short (SQLAlchemy would log a traceback). It is delivered afterwards."""
+    closing = asyncio.ensure_future(runtime.aclose())
+    cancelled = False
+    while not closing.done():
+        try:
+            await asyncio.shield(closing)
+        except asyncio.CancelledError:
+            cancelled = True
+    if not closing.cancelled():
+        closing.result()
+    if cancelled:
+        raise asyncio.CancelledError
+
+
 async def _run_server(
     settings: Settings,
     host: str,
@@ -165,7 +184,7 @@ async def _run_server(
         )
         await uvicorn.Server(config).serve()
     finally:
-        await runtime.aclose()
+        await _close_before_cancelling(runtime)
 
 
 @app.command()
@@ -204,9 +223,10 @@ def migrate(
 ) -> None:
     """Create or upgrade the database schema to this version of calgate."""
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
 
     from calgate.persistence import migrate as m
-    from calgate.persistence.db import create_engine
+    from calgate.persistence.db import create_engine, database_problem
 
     settings = load_settings()
     url = settings.resolved_database_url
@@ -225,8 +245,10 @@ def migrate(
             with out.status(f"migrating {shown} …"):
                 await m.upgrade(engine)
             out.print(f"{shown}: {before or 'empty'} → {head}")
-        except (OSError, ConnectionError) as exc:
-            raise ConfigurationError(f"cannot reach {shown}: {exc}") from exc
+        except OSError as exc:
+            raise ConfigurationError(f"cannot reach {shown}: {database_problem(exc)}") from exc
+        except DBAPIError as exc:
+            raise ConfigurationError(f"cannot use {shown}: {database_problem(exc)}") from exc
         finally:
             await engine.dispose()
 
@@ -307,6 +329,11 @@ def client() -> None:
     _not_yet("`calgate client` will be the reference terminal app (issue #6); not available yet")
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("CALGATE_DEBUG") == "1"
@@ -325,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         err.print(
-            f"calgate: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+            f"calgate: unexpected {type(exc).__name__}: {_first_line(exc)} "
+            "(run with --debug for the traceback)",
             markup=False,
             soft_wrap=True,
         )

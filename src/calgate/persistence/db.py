@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
-__all__ = ["READONLY", "AsyncSession", "create_engine", "create_sessionmaker"]
+__all__ = ["READONLY", "AsyncSession", "create_engine", "create_sessionmaker", "database_problem"]
 
 READONLY = "calgate_readonly"
 
@@ -55,3 +56,12 @@ def create_sessionmaker(
 ) -> async_sessionmaker[AsyncSession]:
     bind = engine.execution_options(**{READONLY: True}) if readonly else engine
     return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)
+
+
+def database_problem(exc: DBAPIError | OSError) -> str:
+    """One line saying why the database cannot be used (the driver's own words, e.g.
+    ``database "calgate" does not exist``), for errors shown to an operator."""
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    reason = str(exc.orig if exc.orig is not None else exc).strip()
+    return reason.splitlines()[0] if reason else type(exc).__name__
