@@ -4,6 +4,7 @@ values (see ``support.settings.IsolatedSettings``)."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from calgate.clock import FrozenClock
 from support.canary import CanaryGuard, canary
 from support.databases import (
     PG_ENV,
+    REDIS_ENV,
     copy_sqlite,
     create_pg_database,
     drop_pg_database,
@@ -50,6 +52,18 @@ def pg_database(pg_server_url: str) -> Iterator[str]:
     url = create_pg_database(pg_server_url, label=f"{worker}_" if worker else "")
     yield url
     drop_pg_database(pg_server_url, url)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis (skips without CALGATE_TEST_REDIS_URL); use `bus_prefix` to isolate."""
+    return require_service(REDIS_ENV, "Redis")
+
+
+@pytest.fixture
+def bus_prefix() -> str:
+    """A notification-bus channel prefix of this test's own."""
+    return f"calgate-test-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])

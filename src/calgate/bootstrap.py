@@ -11,9 +11,10 @@ import logging
 import os
 import secrets
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -23,7 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from calgate import __version__
 from calgate.clock import Clock, SystemClock
 from calgate.errors import ConfigurationError, ServiceUnavailable
+from calgate.jobs import JobQueue, JobRegistry, JobRunner
+from calgate.jobs.housekeeping import PURGE, purge
+from calgate.jobs.metrics import JobMetrics
 from calgate.metrics import Metrics
+from calgate.notify.bus import create_bus
+from calgate.notify.hub import COALESCED_KIND, NotificationHub, publish_coalesced_job
+from calgate.notify.metrics import NotifyMetrics
 from calgate.persistence import migrate as migrations
 from calgate.persistence.db import create_engine, create_sessionmaker, database_problem
 from calgate.persistence.uow import UnitOfWorkFactory
@@ -38,7 +45,14 @@ from calgate.settings import AuthMode, Settings
 from calgate.vault.keys import load_keyring
 from calgate.vault.service import EnvelopeVault
 
-__all__ = ["DevSecrets", "Runtime", "build_runtime", "outgoing_ssl_context", "resolve_secrets"]
+__all__ = [
+    "DevSecrets",
+    "Runtime",
+    "build_runtime",
+    "outgoing_ssl_context",
+    "register_jobs",
+    "resolve_secrets",
+]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +113,14 @@ def outgoing_ssl_context(settings: Settings) -> ssl.SSLContext:
     return ctx
 
 
+def register_jobs(registry: JobRegistry) -> None:
+    """Every job kind calgate runs, and its recurring work. Handlers are plain async
+    functions; their keyword-only parameters are filled from the `Runtime` by name."""
+    registry.register(PURGE, purge, max_attempts=3, timeout=timedelta(minutes=30))
+    registry.schedule("purge", PURGE, every=timedelta(hours=1))
+    registry.register(COALESCED_KIND, publish_coalesced_job, max_attempts=5)
+
+
 @dataclass(eq=False)
 class Runtime:
     """Everything long-lived in one calgate process."""
@@ -113,6 +135,10 @@ class Runtime:
     audit: AuditLog
     tenancy: Tenancy
     auth: Authenticator
+    job_registry: JobRegistry
+    jobs: JobQueue
+    job_metrics: JobMetrics
+    hub: NotificationHub
     vault: EnvelopeVault
     second_factor: OperatorSecondFactor
     secrets: DevSecrets = field(repr=False)
@@ -125,7 +151,29 @@ class Runtime:
         except Exception as exc:
             raise ServiceUnavailable("the database does not answer") from exc
 
+    def handler_deps(self) -> dict[str, Any]:
+        """What job handlers may ask for: every public piece of the runtime, by name."""
+        deps: dict[str, Any] = {
+            f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")
+        }
+        deps["runtime"] = self
+        return deps
+
+    def job_runner(self, *, concurrency: int | None = None, **options: Any) -> JobRunner:
+        """A runner for this process's jobs (``options`` go to `JobRunner`)."""
+        options.setdefault("poll_interval", self.settings.jobs_poll_seconds)
+        return JobRunner(
+            uow=self.uow,
+            jobs=self.job_registry.bind(self.handler_deps()),
+            queue=self.jobs,
+            clock=self.clock,
+            metrics=self.job_metrics,
+            concurrency=concurrency or self.settings.jobs_concurrency,
+            **options,
+        )
+
     async def aclose(self) -> None:
+        await self.hub.aclose()
         if self._owns_http:
             await self.http.aclose()
         await self.engine.dispose()
@@ -194,14 +242,23 @@ async def build_runtime(
         )
     metrics = metrics or Metrics()
     metrics.build_info.labels(__version__).set(1)
+    uow = UnitOfWorkFactory(create_sessionmaker(engine), create_sessionmaker(engine, readonly=True))
+    job_registry = JobRegistry()
+    register_jobs(job_registry)
+    jobs = JobQueue(job_registry, clock)
+    hub = NotificationHub(
+        bus=create_bus(settings.bus_url, settings.bus_prefix, clock),
+        uow=uow,
+        clock=clock,
+        metrics=NotifyMetrics(metrics.registry),
+        jobs=jobs,
+    )
     vault = EnvelopeVault(keyring.keyring, clock=clock, audit=audit)
     return Runtime(
         settings=settings,
         clock=clock,
         engine=engine,
-        uow=UnitOfWorkFactory(
-            create_sessionmaker(engine), create_sessionmaker(engine, readonly=True)
-        ),
+        uow=uow,
         http=http,
         metrics=metrics,
         keys=keys,
@@ -210,6 +267,10 @@ async def build_runtime(
         auth=Authenticator(
             operator_key=dev.operator_key, sessions=sessions, clock=clock, oidc=oidc
         ),
+        job_registry=job_registry,
+        jobs=jobs,
+        job_metrics=JobMetrics(metrics.registry),
+        hub=hub,
         vault=vault,
         second_factor=OperatorSecondFactor(totp.secret, clock, path=totp.path),
         secrets=dev,

@@ -153,6 +153,7 @@ async def _run_server(
     ssl_ctx: ssl.SSLContext | None,
     behind_proxy: bool,
     banner: Callable[[Runtime], Awaitable[None]] | None = None,
+    run_jobs: bool = True,
 ) -> None:
     import uvicorn
 
@@ -169,7 +170,7 @@ async def _run_server(
     try:
         if banner is not None:
             await banner(runtime)
-        app_ = create_app(settings, runtime=runtime)
+        app_ = create_app(settings, runtime=runtime, run_jobs=run_jobs)
         config = uvicorn.Config(
             app_,
             host=host,
@@ -181,10 +182,33 @@ async def _run_server(
             ssl_context_factory=(lambda _cfg, _default: ssl_ctx) if ssl_ctx else None,
             server_header=False,
             lifespan="on",
+            timeout_graceful_shutdown=5,
         )
-        await uvicorn.Server(config).serve()
+        await _make_server(config, runtime).serve()
     finally:
         await _close_before_cancelling(runtime)
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """Ends notification streams as soon as shutdown begins, so that apps reconnect
+        (to another process) instead of holding the shutdown open."""
+
+        def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
+            super().__init__(config)
+            self._runtime = runtime
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            self._runtime.hub.close_streams()
+            await super().shutdown(sockets)
+
+    return Server
+
+
+def _make_server(config: Any, runtime: Runtime) -> Any:
+    return _server_class()(config, runtime)
 
 
 @app.command()
@@ -201,18 +225,37 @@ def serve(
             "(X-Forwarded-* trusted from CALGATE_TRUSTED_PROXIES).",
         ),
     ] = False,
+    no_jobs: Annotated[
+        bool,
+        typer.Option(
+            "--no-jobs",
+            help="Serve HTTP only; background jobs run in `calgate worker` processes.",
+        ),
+    ] = False,
 ) -> None:
-    """Run the calgate service (HTTP API, webhook receivers, background work).
+    """Run the calgate service (HTTP API, webhook receivers, notification streams, and
+    background jobs unless --no-jobs).
 
     The embedded SQLite database is created and upgraded automatically; with
-    CALGATE_DATABASE_URL pointing at PostgreSQL, run `calgate migrate` first.
+    CALGATE_DATABASE_URL pointing at PostgreSQL, run `calgate migrate` first. Scaled out:
+    N × `calgate serve --no-jobs` behind a load balancer, M × `calgate worker`, and
+    CALGATE_BUS_URL pointing at Redis so notifications reach every process.
     """
     if (tls_cert is None) != (tls_key is None):
         raise ConfigurationError("give both --tls-cert and --tls-key, or neither")
     settings = load_settings()
     ssl_ctx = server_ssl_context(tls_cert, tls_key) if tls_cert and tls_key else None
     check_listen(host, port, tls=ssl_ctx is not None, behind_proxy=behind_proxy)
-    asyncio.run(_run_server(settings, host, port, ssl_ctx=ssl_ctx, behind_proxy=behind_proxy))
+    asyncio.run(
+        _run_server(
+            settings,
+            host,
+            port,
+            ssl_ctx=ssl_ctx,
+            behind_proxy=behind_proxy,
+            run_jobs=not no_jobs,
+        )
+    )
 
 
 @app.command()
@@ -291,14 +334,48 @@ def demo(
     )
 
 
+async def _run_worker(settings: Settings, concurrency: int | None) -> None:
+    import signal
+
+    from calgate.bootstrap import build_runtime
+    from calgate.logging import configure_logging
+
+    redaction = configure_logging(settings)
+    runtime = await build_runtime(settings)
+    redaction.add_literal(runtime.secrets.operator_key)
+    redaction.add_literal(runtime.secrets.secret_key)
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    try:
+        runner = runtime.job_runner(concurrency=concurrency)
+        for sig in signals:
+            loop.add_signal_handler(sig, runner.stop)
+        await runner.run()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        await runtime.aclose()
+
+
 @app.command()
-def worker() -> None:
-    """Run background jobs only (token refresh, subscription renewal, sync, purges)."""
-    _not_yet(
-        "`calgate worker` will run calgate's background jobs (token keep-alive, "
-        "subscription renewal, sync, purges) once they land with calendar connections "
-        "(issue #5); nothing to run yet"
-    )
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Jobs run at once by this process. Default: CALGATE_JOBS_CONCURRENCY.",
+        ),
+    ] = None,
+) -> None:
+    """Run background jobs only (sync, subscription renewal, token refresh, purges) until
+    SIGINT/SIGTERM; running jobs then get a grace period to finish, the rest are released.
+
+    Any number of workers (and `calgate serve` processes without --no-jobs) share the jobs
+    table in the database; each job runs once at a time, recurring work needs no leader.
+    """
+    settings = load_settings()
+    asyncio.run(_run_worker(settings, concurrency))
 
 
 @app.command()

@@ -135,6 +135,55 @@ class Settings(BaseSettings):
         "serving `--behind-proxy`.",
     )
 
+    bus_url: str | None = Field(
+        default=None,
+        description="Redis URL (`redis://host:6379/0`) of the notification bus that carries "
+        "user notifications between calgate processes. Unset: in-process bus (one process).",
+    )
+    bus_prefix: str = Field(
+        default="calgate",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Redis channel prefix of this deployment's notification bus, so several "
+        "deployments can share one Redis.",
+    )
+    jobs_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="Background jobs run at once by one process (`calgate worker` and "
+        "`calgate serve` without `--no-jobs`).",
+    )
+    jobs_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="How often an idle job runner looks for due jobs (jobs enqueued by the "
+        "same process wake it at once).",
+    )
+    jobs_retention_days: int = Field(
+        default=7,
+        ge=1,
+        le=3650,
+        description="Finished (`done`) jobs are deleted after this many days; `dead` jobs are "
+        "kept four times as long for inspection.",
+    )
+    notification_retention_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 90,
+        description="How long user notifications are kept for apps that resume a stream with "
+        "`Last-Event-ID`.",
+    )
+    heartbeat_seconds: float = Field(
+        default=15.0,
+        ge=0.01,
+        le=300,
+        description="Interval of heartbeats on notification streams (SSE comments, WebSocket "
+        '`{"type": "heartbeat"}` messages).',
+    )
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:

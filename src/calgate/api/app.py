@@ -3,6 +3,7 @@ HTTP client, …) unless a test hands one in."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from calgate import __version__
+from calgate.api import stream
 from calgate.api.middleware import ObservabilityMiddleware
 from calgate.api.problems import install_problem_handlers
 from calgate.api.routes import accounts, health, operator, sessions
@@ -27,23 +29,45 @@ key, or a user session token from `POST /v1/sessions`. Errors are
 `application/problem+json` (RFC 9457)."""
 
 
+@asynccontextmanager
+async def _background_jobs(runtime: Runtime, enabled: bool) -> AsyncIterator[None]:
+    """Run the job runner alongside the app (``calgate serve`` without ``--no-jobs``)."""
+    if not enabled:
+        yield
+        return
+    runner = runtime.job_runner()
+    task = asyncio.create_task(runner.run(), name="calgate-jobs")
+    try:
+        yield
+    finally:
+        runner.stop()
+        await task
+
+
 def create_app(
-    settings: Settings, *, runtime: Runtime | None = None, **runtime_kwargs: Any
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    run_jobs: bool = False,
+    **runtime_kwargs: Any,
 ) -> FastAPI:
     """Build the app. With ``runtime`` given, the caller owns it; otherwise the lifespan
-    builds one from ``settings`` (``runtime_kwargs`` go to `build_runtime`) and closes it."""
+    builds one from ``settings`` (``runtime_kwargs`` go to `build_runtime`) and closes it.
+    ``run_jobs`` runs the background job runner for as long as the app is up."""
     metrics = runtime.metrics if runtime is not None else Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
             app.state.runtime = runtime
-            yield
+            async with _background_jobs(runtime, run_jobs):
+                yield
             return
         built = await build_runtime(settings, metrics=metrics, **runtime_kwargs)
         app.state.runtime = built
         try:
-            yield
+            async with _background_jobs(built, run_jobs):
+                yield
         finally:
             await built.aclose()
 
@@ -61,5 +85,6 @@ def create_app(
     app.include_router(health.router)
     app.include_router(sessions.router)
     app.include_router(accounts.router)
+    app.include_router(stream.router)
     app.include_router(operator.router)
     return app

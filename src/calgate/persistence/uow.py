@@ -2,10 +2,17 @@
 
 Services never commit ad hoc: they call ``await uow.commit()`` once; leaving the block
 without committing rolls everything back.
+
+Work that must ride on the transaction registers hooks: ``before_commit`` hooks run inside
+the transaction just before it commits (e.g. writing staged notifications), ``after_commit``
+hooks run only once the commit has succeeded (e.g. publishing them to the bus, waking the
+job runner), so nothing is announced for a transaction that rolled back.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
@@ -20,7 +27,11 @@ from calgate.persistence.repositories import (
     UserRepository,
 )
 
-__all__ = ["SqlUnitOfWork", "UnitOfWorkFactory"]
+__all__ = ["CommitHook", "SqlUnitOfWork", "UnitOfWorkFactory"]
+
+log = logging.getLogger(__name__)
+
+CommitHook = Callable[[], Awaitable[None]]
 
 
 class SqlUnitOfWork:
@@ -33,6 +44,8 @@ class SqlUnitOfWork:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
         self._session: AsyncSession | None = None
+        self._before_commit: list[CommitHook] = []
+        self._after_commit: list[CommitHook] = []
 
     @property
     def session(self) -> AsyncSession:
@@ -57,16 +70,38 @@ class SqlUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         session = self.session
+        self._before_commit.clear()
+        self._after_commit.clear()
         try:
             await session.rollback()
         finally:
             await session.close()
             self._session = None
 
+    def before_commit(self, hook: CommitHook) -> None:
+        """Run ``hook`` inside the transaction right before the next commit; if it raises,
+        nothing is committed."""
+        self._before_commit.append(hook)
+
+    def after_commit(self, hook: CommitHook) -> None:
+        """Run ``hook`` once the next commit has succeeded (never after a rollback). A
+        failing hook is logged; the commit stands."""
+        self._after_commit.append(hook)
+
     async def commit(self) -> None:
+        while self._before_commit:
+            await self._before_commit.pop(0)()
         await self.session.commit()
+        hooks, self._after_commit = self._after_commit, []
+        for hook in hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("after-commit hook failed (the transaction is committed)")
 
     async def rollback(self) -> None:
+        self._before_commit.clear()
+        self._after_commit.clear()
         await self.session.rollback()
 
 
