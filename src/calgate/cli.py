@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from calgate import __version__
+from calgate.cli_audit import audit_app
 from calgate.cli_keys import keys_app
 from calgate.errors import CalgateError, ConfigurationError
 from calgate.settings import Settings
@@ -46,6 +47,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

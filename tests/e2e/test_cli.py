@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import sqlite3
+import uuid
 
 import httpx
 import pytest
@@ -45,7 +47,7 @@ def test_version(cli: Cli) -> None:
 def test_help_lists_every_verb(cli: Cli) -> None:
     r = cli.run("--help")
     assert r.returncode == 0
-    for verb in ("serve", "worker", "demo", "sandbox", "migrate", "keys", "client"):
+    for verb in ("serve", "worker", "demo", "sandbox", "migrate", "keys", "audit", "client"):
         assert verb in r.stdout
     r = cli.run("keys", "--help")
     for verb in ("generate", "status", "rotate", "rewrap"):
@@ -157,10 +159,37 @@ def test_json_logs(cli: Cli) -> None:
     httpx.get(f"{server.base_url}/healthz")
     cli.stop(server)
 
-    import json
-
     records = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
     assert records, server.output()
     assert {"ts", "level", "logger", "message"} <= set(records[0])
     access = [r for r in records if r["logger"] == "uvicorn.access"]
     assert any("/healthz" in r["message"] for r in access)
+
+
+def test_audit_verify_finds_an_edited_entry_R3(cli: Cli) -> None:
+    operator_key = canary("operator-key")
+    server = cli.start("serve", "--port", str(free_port()), CALGATE_OPERATOR_KEY=operator_key)
+    auth = {"Authorization": f"Bearer {operator_key}"}
+    account = httpx.post(f"{server.base_url}/v1/accounts", json={"name": "A"}, headers=auth).json()
+    httpx.post(f"{server.base_url}/v1/accounts", json={"name": "B"}, headers=auth)
+    cli.stop(server)
+
+    r = cli.run("audit", "verify")
+    assert r.returncode == 0, r.stderr
+    assert f"ok      account:{account['id']}  (1 entries)" in r.stdout
+    assert r.stdout.count("ok      account:") == 2
+
+    db = cli.home / "data" / "calgate.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE audit_events SET details = '{}' WHERE chain = ?", (f"account:{account['id']}",)
+        )
+
+    r = cli.run("audit", "verify")
+    line = _one_line_error(r, "1 of 2 audit chains failed verification")
+    assert f"account:{account['id']} at entry 1" in line
+    assert f"BROKEN  account:{account['id']}  at entry 1: entry 1 was altered" in r.stdout
+
+    r = cli.run("audit", "verify", "--account", account["id"], "--json")
+    assert json.loads(r.stdout.splitlines()[0])["first_bad_seq"] == 1
+    _one_line_error(cli.run("audit", "verify", "--account", str(uuid.uuid4())), "no account")

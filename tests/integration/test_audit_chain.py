@@ -267,3 +267,31 @@ async def test_concurrent_policy_changes_keep_one_valid_chain_R3(runtime: Runtim
         assert entry.details["before"] == previous.details["after"], "a change was lost"
     assert final is not None
     assert final.policy.to_dict() == rows[-1].details["after"]
+
+
+async def test_verify_all_checks_every_chain_including_removed_ones_R3(runtime: Runtime) -> None:
+    a = await _account_with_history(runtime)
+    b = await _account_with_history(runtime)
+    async with runtime.uow() as uow:
+        await runtime.audit.record(
+            uow, actor="operator-cli", action="keys.rotated", target="vault", account_id=None
+        )
+        await uow.commit()
+
+    async with runtime.uow(readonly=True) as uow:
+        reports = await runtime.audit.verify_all(uow)
+    assert [(r.chain, r.valid, r.entries) for r in reports] == sorted(
+        [(account_chain(a), True, 6), (account_chain(b), True, 6), ("system", True, 1)]
+    )
+
+    # b's chain removed whole (entries and head): b still exists, so that is noticed
+    await _sql(runtime, "DELETE FROM audit_events WHERE chain = :c", c=account_chain(b))
+    await _sql(runtime, "DELETE FROM audit_heads WHERE chain = :c", c=account_chain(b))
+    await _sql(runtime, "UPDATE audit_events SET actor = 'x' WHERE chain = 'system'")
+    async with runtime.uow(readonly=True) as uow:
+        broken = {r.chain: r for r in await runtime.audit.verify_all(uow) if not r.valid}
+    assert set(broken) == {account_chain(b), "system"}
+    assert broken[account_chain(b)].problem == (
+        "the account exists but its chain has no entries: they were removed"
+    )
+    assert broken["system"].first_bad_seq == 1

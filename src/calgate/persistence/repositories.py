@@ -390,3 +390,10 @@ class AuditRepository(_Repository):
 
     async def head(self, chain: str) -> AuditHeadRow | None:
         return await self.session.get(AuditHeadRow, chain)
+
+    async def chains(self) -> Sequence[str]:
+        """Every chain that has a head or an entry, sorted."""
+        heads = select(AuditHeadRow.chain)
+        entries = select(AuditEventRow.chain).distinct()
+        found = await self.session.scalars(heads.union(entries))
+        return sorted(found.all())

@@ -125,6 +125,25 @@ class AuditLog:
         await uow.audit.append(entry, head)
         return entry
 
+    async def verify_all(self, uow: SqlUnitOfWork) -> list[ChainReport]:
+        """Verify every chain: the system chain, every chain with entries, and the chain of
+        every existing account — which is never empty (it starts with ``account.created``),
+        so a chain removed whole is reported too."""
+        accounts = {account_chain(a.id) for a in await uow.accounts.list()}
+        reports = []
+        for chain in sorted(set(await uow.audit.chains()) | accounts):
+            report = await self.verify(uow, chain)
+            if report.valid and report.entries == 0 and chain in accounts:
+                report = ChainReport(
+                    chain,
+                    False,
+                    0,
+                    1,
+                    "the account exists but its chain has no entries: they were removed",
+                )
+            reports.append(report)
+        return reports
+
     async def verify(self, uow: SqlUnitOfWork, chain: str, *, batch: int = 1000) -> ChainReport:
         expected_prev = GENESIS
         expected_seq = 1
