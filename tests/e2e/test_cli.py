@@ -142,15 +142,18 @@ def test_serve_embedded_answers_and_stops_cleanly(cli: Cli) -> None:
     assert r.status_code == 201, r.text
     r = httpx.get(f"{server.base_url}/v1/accounts/not-a-uuid", headers=auth)
     assert r.headers["content-type"] == "application/problem+json"
+    # the embedded database was created and migrated on start, readable by its owner only
+    # (password hashes, audit log), like the generated secret key file
+    data = cli.home / "data"
+    for name in ("secret.key", "calgate.db", "calgate.db-wal", "calgate.db-shm"):
+        assert (data / name).stat().st_mode & 0o777 == 0o600, name
+    assert not (data / "operator.key").exists()  # configured, not generated
+
     assert cli.stop(server) == 130  # Ctrl-C: the shell convention, after a graceful shutdown
     output = server.output()
     assert "Traceback" not in output
     assert "Finished server process" in output
-    # the embedded database was created and migrated on start; generated the secret key file
-    assert (cli.home / "data" / "calgate.db").exists()
-    assert (cli.home / "data" / "secret.key").stat().st_mode & 0o777 == 0o600
-    assert not (cli.home / "data" / "operator.key").exists()  # configured, not generated
-    cli.guard.watch_file(cli.home / "data" / "calgate.db")
+    cli.guard.watch_file(data / "calgate.db")
 
 
 def test_json_logs(cli: Cli) -> None:
