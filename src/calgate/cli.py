@@ -403,9 +403,75 @@ def sandbox(
 
 
 @app.command()
-def client() -> None:
-    """The reference client app: sign in, list upcoming meetings, follow changes."""
-    _not_yet("`calgate client` will be the reference terminal app (issue #6); not available yet")
+def client(
+    url: Annotated[
+        str, typer.Option(help="calgate's base URL.", show_default=True)
+    ] = "http://127.0.0.1:8080",
+    email: Annotated[str, typer.Option(help="Your calgate sign-in email.", prompt=True)] = "",
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin", help="Read the password from the first line of standard input."
+        ),
+    ] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Print the table once and exit (for scripts).")
+    ] = False,
+    days: Annotated[float, typer.Option(min=0.1, max=60, help="Days ahead to show.")] = 7,
+    refresh_minutes: Annotated[
+        float,
+        typer.Option(min=0.5, max=1440, help="Refresh at least this often without a notification."),
+    ] = 30,
+    websocket: Annotated[
+        bool,
+        typer.Option(
+            "--websocket/--sse", help="Notification transport (WebSocket falls back to SSE)."
+        ),
+    ] = True,
+    join_base: Annotated[
+        list[str] | None,
+        typer.Option(help="Base of the platform's join links (default: <url>/j/). Repeatable."),
+    ] = None,
+    platform_room: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Room address or name pattern of the platform's own rooms, e.g. "
+            "'vc-*@rooms.example.com'. Repeatable."
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Log (ids and counts only) to stderr.")
+    ] = False,
+) -> None:
+    """The reference client app: sign in, show your upcoming meetings with their join
+    links, and follow changes live (Ctrl-C to quit).
+
+    Gets your calendar access from calgate (token vending), fetches events directly from
+    Google or Microsoft, keeps only what a meeting list needs, and holds it in memory only.
+    The password is asked for (never on the command line), or read from stdin.
+    """
+    import getpass
+
+    from calgate.client.terminal import TerminalOptions, configure_client_logging, run_terminal
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+    if not password:
+        raise ConfigurationError("no password given")
+    configure_client_logging(verbose)
+    options = TerminalOptions(
+        url=url,
+        email=email,
+        once=once,
+        days=days,
+        refresh_minutes=refresh_minutes,
+        websocket=websocket,
+        join_bases=tuple(join_base or ()),
+        platform_rooms=tuple(platform_room or ()),
+    )
+    asyncio.run(run_terminal(options, password, out))
 
 
 def _first_line(exc: BaseException) -> str:

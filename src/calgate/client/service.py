@@ -1,0 +1,167 @@
+"""calgate's own API as an app sees it: sign in (``POST /v1/sessions``) and token vending
+(``GET /v1/me/credentials``, R10).
+
+Tokens live in these objects' private fields only (``repr=False``): never logged, never
+written anywhere (C1, C6).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from calgate.client.errors import ServerUnreachable, SessionExpired, SignInFailed
+
+__all__ = ["DEFAULT_API_BASES", "ServiceApi", "Session", "VendedConnection", "parse_vend"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASES = {
+    "google": "https://www.googleapis.com/calendar/v3",
+    "microsoft": "https://graph.microsoft.com/v1.0",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    token: str = field(repr=False)
+    expires_at: datetime
+    user_id: str
+    account_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class VendedConnection:
+    """One calendar connection and what an app needs to talk to its provider directly."""
+
+    id: str
+    provider: str
+    status: str  # active | reauth_required | … (as calgate says)
+    api_base_url: str
+    access_token: str = field(default="", repr=False)
+    expires_at: datetime | None = None
+
+
+def _str(obj: Mapping[str, Any], *names: str) -> str:
+    for name in names:
+        value = obj.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _when(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def parse_vend(body: object) -> list[VendedConnection]:
+    """The vending response: ``{"connections": [{"connection_id" (or "id"), "provider",
+    "status", "access_token", "expires_at", "api_base_url"}, …]}`` (a bare list too). A
+    connection without a token is kept with its status, so the app can say why."""
+    items = body.get("connections") if isinstance(body, dict) else body
+    out: list[VendedConnection] = []
+    for raw in items if isinstance(items, list) else []:
+        if not isinstance(raw, dict):
+            continue
+        nested = raw.get("credentials")
+        creds: dict[str, Any] = nested if isinstance(nested, dict) else {}
+        cid = _str(raw, "connection_id", "id")
+        provider = _str(raw, "provider")
+        if not cid or not provider:
+            continue
+        token = _str(raw, "access_token") or _str(creds, "access_token")
+        out.append(
+            VendedConnection(
+                id=cid,
+                provider=provider,
+                status=_str(raw, "status") or ("active" if token else "unavailable"),
+                api_base_url=(
+                    _str(raw, "api_base_url", "base_url") or DEFAULT_API_BASES.get(provider, "")
+                ).rstrip("/"),
+                access_token=token,
+                expires_at=_when(raw.get("expires_at") or creds.get("expires_at")),
+            )
+        )
+    return out
+
+
+def _problem(response: httpx.Response) -> str:
+    """The ``detail`` of calgate's problem+json (calgate never puts secrets there)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail if isinstance(detail, str) and detail else f"HTTP {response.status_code}"
+
+
+class ServiceApi:
+    """HTTP calls to calgate over an injected ``httpx.AsyncClient``."""
+
+    def __init__(self, http: httpx.AsyncClient, base_url: str) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+
+    async def _request(
+        self, method: str, path: str, *, token: str | None = None, **kw: Any
+    ) -> httpx.Response:
+        headers = {"Accept": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            return await self.http.request(method, f"{self.base_url}{path}", headers=headers, **kw)
+        except httpx.TransportError as exc:
+            reason = type(exc).__name__ if not str(exc) else str(exc).splitlines()[0]
+            raise ServerUnreachable(f"cannot reach calgate at {self.base_url}: {reason}") from None
+
+    async def sign_in(self, body: dict[str, str]) -> Session:
+        r = await self._request("POST", "/v1/sessions", json=body)
+        if r.status_code in (400, 401, 403, 404, 422):
+            raise SignInFailed(f"sign-in refused: {_problem(r)}")
+        if r.status_code != 201:
+            raise ServerUnreachable(f"calgate answered {r.status_code} to sign-in")
+        try:
+            data = r.json()
+            session = Session(
+                token=str(data["token"]),
+                expires_at=datetime.fromisoformat(str(data["expires_at"])),
+                user_id=str(data["user"]["id"]),
+                account_id=str(data["user"]["account_id"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            raise ServerUnreachable(f"{self.base_url} did not answer like calgate") from None
+        log.info("signed in as user %s", session.user_id)
+        return session
+
+    async def vend(
+        self, token: str, *, force_refresh: bool = False, connection_id: str | None = None
+    ) -> list[VendedConnection]:
+        params: dict[str, str] = {}
+        if force_refresh:
+            params["force_refresh"] = "true"
+        if connection_id is not None:
+            params["connection_id"] = connection_id
+        r = await self._request("GET", "/v1/me/credentials", token=token, params=params)
+        if r.status_code == 401:
+            raise SessionExpired(f"calgate refused the session: {_problem(r)}")
+        if r.status_code != 200:
+            raise ServerUnreachable(f"credential vending failed: {_problem(r)}")
+        try:
+            connections = parse_vend(r.json())
+        except ValueError:
+            raise ServerUnreachable(
+                "credential vending answered something else than JSON"
+            ) from None
+        log.info("vended credentials for %d connection(s)", len(connections))
+        return connections
