@@ -54,9 +54,14 @@ def test_help_lists_every_verb(cli: Cli) -> None:
         assert verb in r.stdout
 
 
-def test_placeholder_verb_says_what_it_will_do(cli: Cli) -> None:
-    line = _one_line_error(cli.run("client"), "issue #6", "not available yet")
-    assert "reference" in line
+def test_client_never_takes_the_password_on_the_command_line(cli: Cli) -> None:
+    r = cli.run("client", "--help")
+    assert r.returncode == 0
+    for option in ("--url", "--email", "--password-stdin", "--once", "--refresh-minutes"):
+        assert option in r.stdout
+    r = cli.run("client", "--email", "a@example.com", "--password", "x")
+    assert r.returncode == 2
+    assert "No such option" in r.stderr
 
 
 def test_unknown_verb_is_a_usage_error(cli: Cli) -> None:
