@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
-from calgate.client import CalgateClient, Status, VendedConnection
+import pytest
+
+from calgate.client import CalgateClient, Snapshot, Status, VendedConnection
 
 from support.canary import MARKER, canary
 from support.client_fixtures import T0, User, seed_event
@@ -140,18 +142,34 @@ async def test_a_token_still_refused_after_re_vending_is_an_error_not_a_crash_C2
     assert vendor.calls.count((True, "conn-google")) == 1
 
 
+@pytest.mark.parametrize(
+    ("provider", "prefix", "status", "counter"),
+    [
+        ("microsoft", "/microsoft/graph", 429, "microsoft.graph.calendarView"),
+        ("google", "/google/calendar", 403, "google.events.list"),  # rateLimitExceeded
+    ],
+)
 async def test_throttling_is_retried_after_retry_after_C2(
-    make_client: MakeClient, world: ClientWorld, user: User
+    make_client: MakeClient,
+    world: ClientWorld,
+    user: User,
+    provider: str,
+    prefix: str,
+    status: int,
+    counter: str,
 ) -> None:
     await world.seed(seed_event("Kept"))
-    await world.control(
-        "POST",
-        "/faults",
-        json={"kind": "status", "provider": "microsoft", "path_prefix": "/microsoft/graph",
-              "status": 429, "retry_after": 0, "count": 1},
-    )  # fmt: skip
+    fault = {"kind": "status", "provider": provider, "path_prefix": prefix, "status": status,
+             "retry_after": 0, "count": 1}  # fmt: skip
+    await world.control("POST", "/faults", json=fault)
     client = make_client()
     await client.sign_in(user.email, user.password)
     snap = await client.refresh_all()
     assert snap.connections["conn-ms"].status is Status.OK
-    assert (await world.counters())["microsoft.graph.calendarView"] == 1  # the retry
+    assert snap.connections["conn-google"].status is Status.OK
+    assert subjects_of(snap) == ["Kept", "Kept"]
+    assert (await world.counters())[counter] >= 1
+
+
+def subjects_of(snap: Snapshot) -> list[str]:
+    return [e.event.subject for e in snap.entries]

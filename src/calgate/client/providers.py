@@ -89,7 +89,7 @@ async def _get(
     detail = f"{provider} answered {r.status_code}" + (f" {reason}" if reason else "")
     if r.status_code == 401:
         raise ProviderUnauthorized(detail)
-    if r.status_code in (429, 503, 504) or (r.status_code == 403 and "RateLimit" in reason):
+    if r.status_code in (429, 503, 504) or (r.status_code == 403 and "ratelimit" in reason.lower()):
         raise ProviderBusy(detail, retry_after=_retry_after(r))
     raise ProviderError(detail)
 
