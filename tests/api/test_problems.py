@@ -167,11 +167,13 @@ async def test_a_bug_is_a_500_problem_with_request_id_and_no_internals(
     body = assert_problem(r, 500)
     assert body["request_id"] == "req-4711"
     assert "req-4711" in body["detail"]
+    assert r.headers["x-request-id"] == "req-4711"
+    assert r.headers["x-content-type-options"] == "nosniff"
     assert INTERNAL not in r.text
     assert "RuntimeError" not in r.text
-    # the server log has the details, under the same request id
+    # the server log has the details, once, under the same request id
     logged = [line for line in canary_guard.records if "req-4711" in line]
-    assert logged
+    assert len(logged) == 1
     assert any("RuntimeError" in line or INTERNAL in line for line in canary_guard.records)
 
 
@@ -190,6 +192,7 @@ async def test_a_broken_dependency_is_a_500_problem(
 
     body = assert_problem(r, 500)
     assert len(body["request_id"]) >= 16  # generated when the client sent none
+    assert r.headers["x-request-id"] == body["request_id"]
     assert INTERNAL not in r.text
 
 

@@ -1,16 +1,21 @@
-"""Pure ASGI middleware: request ids, metrics and security headers."""
+"""Pure ASGI middleware: request ids, metrics, security headers, and the answer to a bug
+(a 500 problem document carrying the request id; the traceback goes to the log only)."""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from calgate.api.problems import internal_error_response
 from calgate.metrics import Metrics
 
 __all__ = ["ObservabilityMiddleware"]
+
+log = logging.getLogger(__name__)
 
 _SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
@@ -35,10 +40,12 @@ class ObservabilityMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         start = time.perf_counter()
         status = 500
+        started = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
+                started = True
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers.append("x-request-id", request_id)
@@ -49,6 +56,16 @@ class ObservabilityMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            if started:  # too late for an error response (e.g. a stream broke): let it go
+                raise
+            log.exception(
+                "unhandled error in %s %s (request %s)",
+                scope.get("method", "-"),
+                scope.get("path", "-"),
+                request_id,
+            )
+            await internal_error_response(request_id)(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"

@@ -28,7 +28,12 @@ from calgate.errors import (
     Unauthenticated,
 )
 
-__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_JSON",
+    "install_problem_handlers",
+    "internal_error_response",
+    "problem_response",
+]
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -154,11 +159,8 @@ async def _calgate(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(status, exc.detail, slug=slug, headers=headers, **extra)
 
 
-async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    request_id = request.scope.get("state", {}).get("request_id", "-")
-    log.exception(
-        "unhandled error in %s %s (request %s)", request.method, request.url.path, request_id
-    )
+def internal_error_response(request_id: str) -> JSONResponse:
+    """The answer to a bug: no internals, only the request id under which the log has them."""
     return problem_response(
         500,
         "calgate hit an internal error; the server log has the details under request id "
@@ -166,6 +168,16 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         slug="internal",
         request_id=request_id,
     )
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    # Normally the ObservabilityMiddleware answers first (so the response carries the
+    # request id and security headers); this is the fallback outside it.
+    request_id = request.scope.get("state", {}).get("request_id", "-")
+    log.exception(
+        "unhandled error in %s %s (request %s)", request.method, request.url.path, request_id
+    )
+    return internal_error_response(request_id)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
