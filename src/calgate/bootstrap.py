@@ -27,6 +27,9 @@ from calgate.errors import ConfigurationError, ServiceUnavailable
 from calgate.jobs import JobQueue, JobRegistry, JobRunner
 from calgate.jobs.housekeeping import PURGE, purge
 from calgate.jobs.metrics import JobMetrics
+from calgate.meetings import MeetingService, SchedulingAuthenticator, TrustService
+from calgate.meetings.compose import build_meetings
+from calgate.meetings.jobs import register_meeting_jobs
 from calgate.metrics import Metrics
 from calgate.notify.bus import create_bus
 from calgate.notify.hub import COALESCED_KIND, NotificationHub, publish_coalesced_job
@@ -119,6 +122,7 @@ def register_jobs(registry: JobRegistry) -> None:
     registry.register(PURGE, purge, max_attempts=3, timeout=timedelta(minutes=30))
     registry.schedule("purge", PURGE, every=timedelta(hours=1))
     registry.register(COALESCED_KIND, publish_coalesced_job, max_attempts=5)
+    register_meeting_jobs(registry)
 
 
 @dataclass(eq=False)
@@ -141,6 +145,9 @@ class Runtime:
     hub: NotificationHub
     vault: EnvelopeVault
     second_factor: OperatorSecondFactor
+    meetings: MeetingService
+    scheduling_trust: TrustService
+    scheduling_auth: SchedulingAuthenticator
     secrets: DevSecrets = field(repr=False)
     _owns_http: bool = True
 
@@ -254,6 +261,8 @@ async def build_runtime(
         jobs=jobs,
     )
     vault = EnvelopeVault(keyring.keyring, clock=clock, audit=audit)
+    auth = Authenticator(operator_key=dev.operator_key, sessions=sessions, clock=clock, oidc=oidc)
+    meeting_parts = build_meetings(settings, clock=clock, http=http, audit=audit, auth=auth)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -264,15 +273,16 @@ async def build_runtime(
         keys=keys,
         audit=audit,
         tenancy=Tenancy(clock=clock, audit=audit, vault=vault),
-        auth=Authenticator(
-            operator_key=dev.operator_key, sessions=sessions, clock=clock, oidc=oidc
-        ),
+        auth=auth,
         job_registry=job_registry,
         jobs=jobs,
         job_metrics=JobMetrics(metrics.registry),
         hub=hub,
         vault=vault,
         second_factor=OperatorSecondFactor(totp.secret, clock, path=totp.path),
+        meetings=meeting_parts.meetings,
+        scheduling_trust=meeting_parts.trust,
+        scheduling_auth=meeting_parts.callers,
         secrets=dev,
         _owns_http=owns_http,
     )

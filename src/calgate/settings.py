@@ -184,11 +184,82 @@ class Settings(BaseSettings):
         '`{"type": "heartbeat"}` messages).',
     )
 
-    @field_validator("trusted_proxies", mode="before")
+    join_base_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Base of meeting join links: a meeting's link is `<base><meeting id>`. "
+        "Default: `<public_url>/j/` (calgate's own join page).",
+    )
+    meeting_provider: str = Field(
+        default="builtin",
+        min_length=1,
+        description="Where meetings live: `builtin` (calgate's registry), the name of an "
+        "installed `calgate.meetings` entry point, or `module:Class` (a MeetingProvider).",
+    )
+    meeting_id_digits: int = Field(
+        default=11, ge=9, le=11, description="Digits of new meeting ids (random, 9 to 11)."
+    )
+    meeting_passcode_digits: int = Field(
+        default=8, ge=6, le=10, description="Digits of new meeting passcodes (random, 6 to 10)."
+    )
+    meeting_join_early_minutes: int = Field(
+        default=15,
+        ge=0,
+        le=1440,
+        description="How long before a meeting's first start its join page offers to join.",
+    )
+    meeting_client_url: str = Field(
+        default="calgate-meeting://join?meeting_id={meeting_id}",
+        description="Target of the join page's button: the platform client's URL (scheme or "
+        "https), with `{meeting_id}` replaced by the meeting id.",
+    )
+    meeting_sip_domain: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.-]+$",
+        description="Domain for a `<meeting id>@<domain>` dial string in invitations (video "
+        "room systems). Unset: no dial string.",
+    )
+    meeting_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Expired and cancelled meetings are deleted this many days after they "
+        "expired or were cancelled; until then their join page says so.",
+    )
+    meeting_show_topic: bool = Field(
+        default=False,
+        description="Show the meeting topic on the public join page (anyone with the link "
+        "sees it). Off: the page shows only the state and the time.",
+    )
+    entra_authority: str = Field(
+        default="https://login.microsoftonline.com",
+        description="Microsoft Entra ID authority for add-in (NAA) tokens: accepted issuer "
+        "`<authority>/<tenant id>/v2.0`, keys from its OpenID discovery document.",
+    )
+    naa_audiences: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated default audiences of add-in (NAA) tokens: the add-in's "
+        "application id and/or `api://…` URI, for accounts that configure none of their own.",
+    )
+    exchange_addin_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated default audiences of Exchange identity tokens: the URLs "
+        "of the add-in's pages, for accounts that configure none of their own.",
+    )
+
+    @field_validator("trusted_proxies", "naa_audiences", "exchange_addin_urls", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("meeting_client_url")
+    @classmethod
+    def _client_url(cls, value: str) -> str:
+        scheme = value.partition(":")[0].lower()
+        unsafe = {"javascript", "data", "vbscript"}
+        if "{meeting_id}" not in value or not scheme or scheme in unsafe:
+            raise ValueError("must be a URL containing {meeting_id}")
         return value
 
     @field_validator("log_level")
@@ -273,6 +344,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite+aiosqlite:///{(self.data_dir / 'calgate.db').resolve()}"
+
+    @property
+    def resolved_join_base_url(self) -> str:
+        if self.join_base_url is not None:
+            return str(self.join_base_url).rstrip("/") + "/"
+        return str(self.public_url).rstrip("/") + "/j/"
 
     @property
     def is_sqlite(self) -> bool:

@@ -18,6 +18,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from calgate.bootstrap import Runtime
+from calgate.meetings.trust import TrustKind, link_identity
+
 from .conftest import SignedIn, assert_problem
 
 # A schema-valid body for every route that takes one, so that the request gets past
@@ -31,10 +34,21 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/accounts/{account_id}/groups/{group_id}/policy"): {"bidirectional_sync": True},
     ("POST", "/v1/accounts/{account_id}/users"): {"email": "intruder@example.com"},
     ("PATCH", "/v1/accounts/{account_id}/users/{user_id}"): {"display_name": "Hijacked"},
+    ("PUT", "/v1/accounts/{account_id}/scheduling-auth"): {"entra_tenants": []},
+    ("PATCH", "/v1/meetings/{meeting_id}"): {"subject": "Hijacked"},
 }
 
-# Routes whose path ids are not tenant data (none yet).
-NOT_TENANT_SCOPED: set[tuple[str, str]] = set()
+# Routes whose path ids are not tenant data: the public join page (anyone with the link).
+NOT_TENANT_SCOPED: set[tuple[str, str]] = {("GET", "/j/{meeting_id}")}
+
+# Routes for a signed-in user's own things (meetings, linked add-in identities): exercised
+# with the other tenant's *user*, since admin keys are not users there.
+USER_SCOPED: set[tuple[str, str]] = {
+    ("GET", "/v1/meetings/{meeting_id}"),
+    ("PATCH", "/v1/meetings/{meeting_id}"),
+    ("DELETE", "/v1/meetings/{meeting_id}"),
+    ("DELETE", "/v1/me/scheduling-identities/{identity_id}"),
+}
 
 
 @dataclass
@@ -51,6 +65,7 @@ async def _build_tenant(
     make_tenant: Callable[..., Awaitable[Any]],
     make_user: Callable[..., Awaitable[SignedIn]],
     name: str,
+    runtime: Runtime,
 ) -> tuple[dict[str, str], dict[str, str], SignedIn]:
     t = await make_tenant(name)
     r = await client.post(
@@ -63,11 +78,37 @@ async def _build_tenant(
         f"/v1/accounts/{t.account_id}/api-keys", json={"name": "spare"}, headers=t.admin
     )
     assert r.status_code == 201, r.text
+    key_id = r.json()["id"]
+    r = await client.post(
+        "/v1/meetings",
+        json={
+            "subject": "Board meeting",
+            "start_date": "2026-12-01",
+            "start_time": "10:00",
+            "time_zone": "Europe/Berlin",
+            "duration_minutes": 30,
+        },
+        headers=user.headers,
+    )
+    assert r.status_code == 201, r.text
+    async with runtime.uow() as uow:  # an add-in identity, as linking an add-in token leaves
+        linked = await link_identity(
+            uow.session,
+            account_id=uuid.UUID(t.account_id),
+            user_id=uuid.UUID(user.user_id),
+            kind=TrustKind.ENTRA,
+            issuer=str(uuid.uuid4()),
+            subject=str(uuid.uuid4()),
+            now=runtime.clock.now(),
+        )
+        await uow.commit()
     ids = {
         "account_id": t.account_id,
         "group_id": group_id,
         "user_id": user.user_id,
-        "key_id": r.json()["id"],
+        "key_id": key_id,
+        "meeting_id": str(r.json()["id"]),
+        "identity_id": str(linked.id),
     }
     return ids, t.admin, user
 
@@ -77,11 +118,12 @@ async def world(
     client: httpx.AsyncClient,
     make_tenant: Callable[..., Awaitable[Any]],
     make_user: Callable[..., Awaitable[SignedIn]],
+    runtime: Runtime,
 ) -> World:
     w = World()
     for name in ("A", "B"):
         w.ids[name], w.admin[name], w.user[name] = await _build_tenant(
-            client, make_tenant, make_user, name
+            client, make_tenant, make_user, name, runtime
         )
     return w
 
@@ -103,7 +145,7 @@ def _url(path: str, ids: dict[str, str]) -> str:
 
 
 def test_every_route_with_an_id_is_covered(app: FastAPI) -> None:
-    known = {"account_id", "group_id", "user_id", "key_id"}
+    known = {"account_id", "group_id", "user_id", "key_id", "meeting_id", "identity_id"}
     uncovered = [
         f"{method} {path}"
         for method, path, params in _id_routes(app)
@@ -131,7 +173,7 @@ async def test_another_tenants_ids_answer_404(
     app: FastAPI, client: httpx.AsyncClient, world: World
 ) -> None:
     """Tenant B's admin uses tenant A's ids: 404 for every route, and nothing in A changes."""
-    routes = [r for r in _id_routes(app) if (r[0], r[1]) not in NOT_TENANT_SCOPED]
+    routes = [r for r in _id_routes(app) if (r[0], r[1]) not in NOT_TENANT_SCOPED | USER_SCOPED]
     before = (
         await client.get(
             f"/v1/accounts/{world.ids['A']['account_id']}/audit", headers=world.admin["A"]
@@ -161,13 +203,32 @@ async def test_own_account_with_another_tenants_child_ids_answers_404(
     """Tenant B's admin, in B's own account, names one of A's groups, users or keys."""
     checked = 0
     for method, path, params in _id_routes(app):
-        if len(params) < 2 or (method, path) in NOT_TENANT_SCOPED:
+        if len(params) < 2 or (method, path) in NOT_TENANT_SCOPED | USER_SCOPED:
             continue
         ids = {**world.ids["A"], "account_id": world.ids["B"]["account_id"]}
         r = await _call(client, method, _url(path, ids), world.admin["B"], path)
         assert_problem(r, 404)
         checked += 1
     assert checked >= 10
+
+
+async def test_another_tenants_user_gets_404_for_user_scoped_ids(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    """Tenant B's user names tenant A's meetings and linked identities: 404, nothing changes."""
+    checked = 0
+    for method, path, _ in _id_routes(app):
+        if (method, path) not in USER_SCOPED:
+            continue
+        r = await _call(client, method, _url(path, world.ids["A"]), world.user["B"].headers, path)
+        assert "not found" in assert_problem(r, 404)["detail"], (method, path)
+        checked += 1
+    assert checked == len(USER_SCOPED)
+    a = world.user["A"].headers
+    meeting = await client.get(f"/v1/meetings/{world.ids['A']['meeting_id']}", headers=a)
+    assert (meeting.json()["subject"], meeting.json()["status"]) == ("Board meeting", "scheduled")
+    linked = (await client.get("/v1/me/scheduling-identities", headers=a)).json()
+    assert [x["id"] for x in linked] == [world.ids["A"]["identity_id"]]
 
 
 async def test_unknown_ids_answer_exactly_like_foreign_ones(
@@ -224,6 +285,8 @@ async def test_users_cannot_use_admin_routes(
     """A signed-in user of tenant A: 403 on A's admin routes, 404 on B's, 403 on the list."""
     user = world.user["A"].headers
     for method, path, _ in _id_routes(app):
+        if (method, path) in NOT_TENANT_SCOPED | USER_SCOPED:
+            continue
         r = await _call(client, method, _url(path, world.ids["A"]), user, path)
         assert_problem(r, 403)
         r = await _call(client, method, _url(path, world.ids["B"]), user, path)

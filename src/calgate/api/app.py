@@ -14,7 +14,7 @@ from calgate import __version__
 from calgate.api import stream
 from calgate.api.middleware import ObservabilityMiddleware
 from calgate.api.problems import install_problem_handlers
-from calgate.api.routes import accounts, health, operator, sessions
+from calgate.api.routes import accounts, health, join, meetings, operator, sessions
 from calgate.bootstrap import Runtime, build_runtime
 from calgate.metrics import Metrics
 from calgate.settings import Settings
@@ -87,4 +87,6 @@ def create_app(
     app.include_router(accounts.router)
     app.include_router(stream.router)
     app.include_router(operator.router)
+    app.include_router(meetings.router)
+    app.include_router(join.router)
     return app

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -33,7 +34,11 @@ __all__ = [
     "GroupRow",
     "JobRow",
     "JobScheduleRow",
+    "MeetingOccurrenceRow",
+    "MeetingRow",
     "OperatorOtpRow",
+    "SchedulingIdentityRow",
+    "SchedulingTrustRow",
     "UserEventRow",
     "UserRow",
     "VaultDataKeyRow",
@@ -268,3 +273,92 @@ class OperatorOtpRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_step: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MeetingRow(Base):
+    """A meeting of the built-in registry (see :mod:`calgate.meetings`). The id is the
+    meeting number itself (9–11 random digits). Only what R11 lets scheduling tools submit is
+    kept: topic, start, time zone, duration and recurrence."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (
+        Index("ix_meetings_account_id_owner_id_start_at", "account_id", "owner_id", "start_at"),
+        Index("ix_meetings_account_id_start_at", "account_id", "start_at"),
+        Index("ix_meetings_expires_at", "expires_at"),
+        Index("ix_meetings_cancelled_at", "cancelled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    topic: Mapped[str] = mapped_column(String(300))
+    passcode: Mapped[str] = mapped_column(String(16))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    time_zone: Mapped[str] = mapped_column(String(64))
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    recurrence_rule: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MeetingOccurrenceRow(Base):
+    """One occurrence of a meeting series that moved or was cancelled, keyed by its
+    original start."""
+
+    __tablename__ = "meeting_occurrences"
+
+    meeting_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
+    )
+    original_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    cancelled: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SchedulingTrustRow(Base):
+    """Which add-in tokens an account accepts (R14): an Entra ID tenant (``kind`` entra,
+    ``issuer`` = tenant id) or an on-premises Exchange server (``kind`` exchange, ``issuer`` =
+    its authentication metadata URL), with the accepted audiences. A tenant or server belongs
+    to one account."""
+
+    __tablename__ = "scheduling_trusts"
+    __table_args__ = (UniqueConstraint("kind", "issuer"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    issuer: Mapped[str] = mapped_column(String(500))
+    audiences: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SchedulingIdentityRow(Base):
+    """An add-in identity linked to a calgate user: an Entra ID object id in a tenant, or an
+    Exchange mailbox id (``msexchuid``) at a metadata URL. Ids only, never a token."""
+
+    __tablename__ = "scheduling_identities"
+    __table_args__ = (UniqueConstraint("kind", "issuer", "subject"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    issuer: Mapped[str] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -167,6 +167,7 @@ def create_sandbox_app(
 _EMULATORS = {
     "google": "calgate.sandbox.google:GoogleEmulator",
     "microsoft": "calgate.sandbox.microsoft:MicrosoftEmulator",
+    "exchange": "calgate.sandbox.exchange:ExchangeEmulator",
 }
 
 

@@ -4,11 +4,17 @@ The issuer's signing keys come from its JWKS (discovered from
 ``/.well-known/openid-configuration`` unless configured), cached for an hour and fetched
 again when a token names a key id we have not seen (key rollover), at most once a minute.
 Only asymmetric algorithms are accepted; ``iss``, ``aud``, ``exp`` and ``nbf`` are checked.
+
+The same verifier checks JWT access tokens of an issuer, e.g. the Microsoft Entra ID tokens an
+Outlook add-in obtains through nested app authentication (``label="access token"``;
+:meth:`OidcVerifier.verify_claims` returns the verified claims and may narrow the accepted
+audiences per call).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,13 +46,15 @@ class OidcVerifier:
         self,
         *,
         issuer: str,
-        audience: str,
+        audience: str | Collection[str],
         http: httpx.AsyncClient,
         clock: Clock,
         jwks_url: str | None = None,
+        label: str = "ID token",
     ) -> None:
         self.issuer = issuer.rstrip("/")
-        self.audience = audience
+        self.audiences = frozenset([audience] if isinstance(audience, str) else audience)
+        self.label = label
         self._http = http
         self._clock = clock
         self._jwks_url = jwks_url
@@ -92,29 +100,7 @@ class OidcVerifier:
             return self._keys
 
     async def verify(self, id_token: str) -> OidcIdentity:
-        try:
-            token = await self._decode(id_token, await self._key_set())
-        except _UnknownKey:
-            try:
-                token = await self._decode(id_token, await self._key_set(refresh=True))
-            except _UnknownKey:
-                raise Unauthenticated(
-                    "ID token is signed with a key the issuer does not publish"
-                ) from None
-        claims = token.claims
-        now = self._clock.now().timestamp()
-        if str(claims.get("iss", "")).rstrip("/") != self.issuer:
-            raise Unauthenticated("ID token was issued by another issuer")
-        aud = claims.get("aud")
-        audiences = aud if isinstance(aud, list) else [aud]
-        if self.audience not in audiences:
-            raise Unauthenticated("ID token is for another audience")
-        exp = claims.get("exp")
-        if not isinstance(exp, int | float) or exp + _LEEWAY < now:
-            raise Unauthenticated("ID token has expired")
-        nbf = claims.get("nbf")
-        if isinstance(nbf, int | float) and nbf - _LEEWAY > now:
-            raise Unauthenticated("ID token is not valid yet")
+        claims = await self.verify_claims(id_token)
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise Unauthenticated("ID token has no subject")
@@ -126,16 +112,48 @@ class OidcVerifier:
             email_verified=bool(claims.get("email_verified", False)),
         )
 
-    @staticmethod
-    async def _decode(id_token: str, keys: KeySet) -> jwt.Token:
+    async def verify_claims(
+        self, token: str, *, audiences: Collection[str] | None = None
+    ) -> dict[str, Any]:
+        """Check signature, ``iss``, ``aud`` (one of ``audiences``, default the configured
+        ones), ``exp`` and ``nbf``; return the claims or raise `Unauthenticated`."""
+        kind = self.label
         try:
-            return jwt.decode(id_token, keys, algorithms=ALGORITHMS)
+            decoded = await self._decode(token, await self._key_set())
+        except _UnknownKey:
+            try:
+                decoded = await self._decode(token, await self._key_set(refresh=True))
+            except _UnknownKey:
+                raise Unauthenticated(
+                    f"{kind} is signed with a key the issuer does not publish"
+                ) from None
+        claims = dict(decoded.claims)
+        now = self._clock.now().timestamp()
+        if str(claims.get("iss", "")).rstrip("/") != self.issuer:
+            raise Unauthenticated(f"{kind} was issued by another issuer")
+        aud = claims.get("aud")
+        presented = aud if isinstance(aud, list) else [aud]
+        accepted = self.audiences if audiences is None else frozenset(audiences)
+        if not accepted.intersection(a for a in presented if isinstance(a, str)):
+            raise Unauthenticated(f"{kind} is for another audience")
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or exp + _LEEWAY < now:
+            raise Unauthenticated(f"{kind} has expired")
+        nbf = claims.get("nbf")
+        if isinstance(nbf, int | float) and nbf - _LEEWAY > now:
+            raise Unauthenticated(f"{kind} is not valid yet")
+        return claims
+
+    async def _decode(self, token: str, keys: KeySet) -> jwt.Token:
+        kind = self.label
+        try:
+            return jwt.decode(token, keys, algorithms=ALGORITHMS)
         except InvalidKeyIdError as exc:  # a key id we have not fetched (yet): rollover
             raise _UnknownKey from exc
         except JoseError as exc:
-            raise Unauthenticated("ID token signature does not verify") from exc
+            raise Unauthenticated(f"{kind} signature does not verify") from exc
         except (ValueError, TypeError) as exc:
-            raise Unauthenticated("ID token is malformed") from exc
+            raise Unauthenticated(f"{kind} is malformed") from exc
 
 
 class _UnknownKey(Exception):

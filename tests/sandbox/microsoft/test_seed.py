@@ -13,8 +13,10 @@ from calgate.sandbox.core import SandboxCore
 from calgate.sandbox.datagen import generate
 from calgate.sandbox.microsoft import MicrosoftEmulator
 from calgate.sandbox.microsoft.mapping import property_id
+from calgate.sandbox.microsoft.naa import SANDBOX_ADDIN_CLIENT_ID
 from calgate.sandbox.microsoft.recurrence import graph_from_rrule
 from calgate.sandbox.microsoft.render import render_event
+from calgate.sandbox.microsoft.seed import SANDBOX_CLIENT_ID
 from calgate.sandbox.model import SeedEvent
 
 from .conftest import ALICE, T0, MsWorld
@@ -89,14 +91,16 @@ def test_generated_data_maps_cleanly_into_graph(core: SandboxCore, seed: int) ->
 
 
 def test_default_seed_describes_a_usable_world(core: SandboxCore) -> None:
-    """The default seed: one tenant, one app (fake credentials), alice/bob/carol + a room, a
+    """The default seed: one tenant, one app (fake credentials) and the Outlook add-in's
+    registration (a public client), alice/bob/carol + a room, a
     few events each; describe() returns the authority, Graph base, client and users."""
     em = MicrosoftEmulator(core)
     described = em.describe("http://127.0.0.1:8090")
     assert described["authority"].startswith("http://127.0.0.1:8090/microsoft/")
     assert described["graph"] == "http://127.0.0.1:8090/microsoft/graph/v1.0"
-    [client] = described["clients"]
-    assert "not-a-real-secret" in client["client_secret"]
+    clients = {c["client_id"]: c for c in described["clients"]}
+    assert set(clients) == {SANDBOX_CLIENT_ID, SANDBOX_ADDIN_CLIENT_ID}  # + the Outlook add-in
+    assert "not-a-real-secret" in clients[SANDBOX_CLIENT_ID]["client_secret"]
     upns = {u["upn"]: u for u in described["users"]}
     assert set(upns) == {
         "alice@contoso.example",

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from calgate.sandbox.microsoft.errors import GraphError
 from calgate.sandbox.microsoft.graph_subscriptions import subscription_json
+from calgate.sandbox.microsoft.naa import naa_router
 from calgate.sandbox.microsoft.render import render_event
 from calgate.sandbox.microsoft.state import AppRegistration, Subscription, User, new_guid
 from calgate.sandbox.microsoft.timezones import resolve_zone
@@ -380,4 +381,5 @@ def control_router(em: MicrosoftEmulator) -> APIRouter:
     async def rotate_keys() -> dict[str, str]:
         return {"kid": em.signer.rotate()}
 
+    router.include_router(naa_router(em))
     return router

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from calgate.sandbox.microsoft.naa import seed_addin
 from calgate.sandbox.microsoft.state import AppRegistration
 from calgate.sandbox.model import SeedAttendee, SeedEvent, SeedOccurrenceOverride
 
@@ -42,6 +43,7 @@ def seed_default(em: MicrosoftEmulator) -> None:
             "User.Read.All",
         ],
     )
+    seed_addin(em, tenant.id)
     alice = state.add_user(tenant, f"alice@{DOMAIN}", "Alice Anders", time_zone="Europe/Berlin")
     bob = state.add_user(tenant, f"bob@{DOMAIN}", "Bob Baker", time_zone="America/New_York")
     carol = state.add_user(tenant, f"carol@{DOMAIN}", "Carol Chen", time_zone="Asia/Tokyo")
