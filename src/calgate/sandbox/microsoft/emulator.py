@@ -42,15 +42,22 @@ SWEEP_INTERVAL_S = 1.0
 class MicrosoftEmulator:
     """Microsoft identity platform + Graph. ``seed=True`` loads the default tenant, app
     registration, users and events (:mod:`calgate.sandbox.microsoft.seed`); ``signer`` shares
-    a token-signing key set (RSA key generation is the slow part of starting one)."""
+    a token-signing key set (RSA key generation is the slow part of starting one);
+    ``token_marker`` is embedded in every refresh token, so a test's canary guard notices a
+    leaked one."""
 
     name = "microsoft"
 
     def __init__(
-        self, core: SandboxCore, *, seed: bool = True, signer: TokenSigner | None = None
+        self,
+        core: SandboxCore,
+        *,
+        seed: bool = True,
+        signer: TokenSigner | None = None,
+        token_marker: str = "",
     ) -> None:
         self.core = core
-        self.state = MicrosoftState()
+        self.state = MicrosoftState(token_marker=token_marker)
         self.signer = signer or TokenSigner()
         self.minter = TokenMinter(self.signer)
         self.notifier = Notifier(core, self.state)

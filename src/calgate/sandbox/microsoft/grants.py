@@ -342,7 +342,7 @@ class TokenEndpoint:
         }
         if "offline_access" in scopes:
             grant = self.state.grants[(user.id, app.client_id)]
-            token = "0.A" + secrets.token_urlsafe(96)
+            token = "0.A" + self.state.token_marker + secrets.token_urlsafe(96)
             self.state.refresh_tokens[token] = RefreshToken(
                 token=token,
                 client_id=app.client_id,

@@ -189,6 +189,7 @@ class MicrosoftState:
     codes: dict[str, AuthCode] = field(default_factory=dict)
     refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    token_marker: str = ""  # embedded in issued refresh tokens (tests' canary marker)
 
     def tenant(self, ref: str) -> Tenant | None:
         ref = ref.lower()

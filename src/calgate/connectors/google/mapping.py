@@ -1,0 +1,155 @@
+"""Google Calendar v3 event JSON ↔ `calgate.domain.calendar.Event` (provider-protocols §5.2).
+Pure functions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import quote, unquote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from calgate.domain.calendar import (
+    Attendee,
+    AttendeeResponse,
+    Event,
+    EventStatus,
+    ItemRef,
+    StoredEvent,
+    When,
+)
+
+__all__ = [
+    "event_from_google",
+    "event_href",
+    "event_to_google",
+    "parse_href",
+    "stored_from_google",
+]
+
+_RESPONSES = {
+    "needsAction": AttendeeResponse.NEEDS_ACTION,
+    "accepted": AttendeeResponse.ACCEPTED,
+    "tentative": AttendeeResponse.TENTATIVE,
+    "declined": AttendeeResponse.DECLINED,
+}
+_TO_GOOGLE = {v: k for k, v in _RESPONSES.items()}
+
+
+def event_href(calendar_id: str, event_id: str) -> str:
+    return f"calendars/{quote(calendar_id, safe='')}/events/{quote(event_id, safe='')}"
+
+
+def parse_href(href: str) -> tuple[str, str]:
+    """``(calendar_id, event_id)`` of an href made by `event_href`."""
+    parts = href.split("/")
+    if len(parts) != 4 or parts[0] != "calendars" or parts[2] != "events":
+        raise ValueError("not a Google event href")
+    return unquote(parts[1]), unquote(parts[3])
+
+
+def _zone(name: str | None) -> str:
+    if not name:
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return name
+
+
+def _when(value: dict[str, Any], fallback_zone: str | None) -> When:
+    if "date" in value:
+        return When(day=date.fromisoformat(value["date"]))
+    at = datetime.fromisoformat(value["dateTime"])
+    zone = _zone(value.get("timeZone") or fallback_zone)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=ZoneInfo(zone))
+    return When(at=at.astimezone(UTC), time_zone=zone)
+
+
+def _meeting_url(item: dict[str, Any]) -> str | None:
+    for entry in (item.get("conferenceData") or {}).get("entryPoints") or []:
+        if entry.get("entryPointType") == "video" and entry.get("uri"):
+            return str(entry["uri"])
+    link = item.get("hangoutLink")
+    return str(link) if link else None
+
+
+def event_from_google(item: dict[str, Any], calendar_zone: str | None = None) -> Event:
+    attendees = tuple(
+        Attendee(
+            email=str(a.get("email", "")).lower(),
+            name=str(a.get("displayName", "")),
+            optional=bool(a.get("optional", False)),
+            resource=bool(a.get("resource", False)),
+            response=_RESPONSES.get(a.get("responseStatus", ""), AttendeeResponse.NEEDS_ACTION),
+        )
+        for a in item.get("attendees") or []
+        if a.get("email")
+    )
+    status = EventStatus(item.get("status", "confirmed"))
+    start = item.get("start") or item.get("originalStartTime") or {}
+    end = item.get("end") or start
+    organizer = (item.get("organizer") or {}).get("email")
+    return Event(
+        summary=str(item.get("summary", "")),
+        start=_when(start, calendar_zone),
+        end=_when(end, calendar_zone),
+        description=str(item.get("description", "")),
+        location=str(item.get("location", "")),
+        organizer=str(organizer).lower() if organizer else None,
+        attendees=attendees,
+        recurrence=tuple(str(r) for r in item.get("recurrence") or ()),
+        online_meeting_url=_meeting_url(item),
+        uid=item.get("iCalUID"),
+        status=status,
+        series_id=item.get("recurringEventId"),
+    )
+
+
+def stored_from_google(
+    calendar_id: str, item: dict[str, Any], calendar_zone: str | None = None
+) -> StoredEvent:
+    return StoredEvent(
+        ItemRef(event_href(calendar_id, str(item["id"])), str(item.get("etag", ""))),
+        event_from_google(item, calendar_zone),
+    )
+
+
+def _wire_when(when: When) -> dict[str, str]:
+    if when.day is not None:
+        return {"date": when.day.isoformat()}
+    assert when.at is not None
+    zone = _zone(when.time_zone)
+    return {"dateTime": when.at.astimezone(ZoneInfo(zone)).isoformat(), "timeZone": zone}
+
+
+def event_to_google(event: Event) -> dict[str, Any]:
+    """The writable fields of ``event`` as an events.insert/update body. The organizer is
+    the calendar's owner (set by Google); ``online_meeting_url`` is Google's to set (Meet)."""
+    body: dict[str, Any] = {
+        "summary": event.summary,
+        "start": _wire_when(event.start),
+        "end": _wire_when(event.end),
+        "status": event.status.value,
+    }
+    if event.description:
+        body["description"] = event.description
+    if event.location:
+        body["location"] = event.location
+    if event.attendees:
+        body["attendees"] = [
+            {
+                "email": a.email,
+                **({"displayName": a.name} if a.name else {}),
+                **({"optional": True} if a.optional else {}),
+                **({"resource": True} if a.resource else {}),
+                "responseStatus": _TO_GOOGLE[a.response],
+            }
+            for a in event.attendees
+        ]
+    if event.recurrence:
+        body["recurrence"] = list(event.recurrence)
+    if event.uid:
+        body["iCalUID"] = event.uid
+    return body

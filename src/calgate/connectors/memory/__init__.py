@@ -1,0 +1,5 @@
+"""The in-memory reference connector."""
+
+from calgate.connectors.memory.connector import MemoryConnector
+
+__all__ = ["MemoryConnector"]

@@ -1,0 +1,113 @@
+"""Calendar events as connectors exchange them: provider-neutral, pure data.
+
+The connector contract speaks *hrefs and etags* (vdirsyncer's model): every stored event is
+addressed by an opaque ``href`` the connector understands, and carries the ``etag`` of the
+version read; a write names the etag it expects and fails if the event changed since.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+__all__ = [
+    "Attendee",
+    "AttendeeResponse",
+    "Event",
+    "EventStatus",
+    "ItemRef",
+    "StoredEvent",
+    "SyncBatch",
+    "When",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    """Where an event lives (``href``, opaque to everyone but its connector) and which
+    version of it was read (``etag``)."""
+
+    href: str
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    """A start or end: a moment (aware ``at``, with the zone it was set in) or a day
+    (all-day events; the end day is exclusive)."""
+
+    at: datetime | None = None
+    day: date | None = None
+    time_zone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        if (self.at is None) == (self.day is None):
+            raise ValueError("a When is either a moment (at) or a day, not both or neither")
+        if self.at is not None and self.at.tzinfo is None:
+            raise ValueError("naive datetime: calgate only works with aware datetimes")
+
+    @property
+    def all_day(self) -> bool:
+        return self.day is not None
+
+
+class EventStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    TENTATIVE = "tentative"
+    CANCELLED = "cancelled"
+
+
+class AttendeeResponse(StrEnum):
+    NEEDS_ACTION = "needs_action"
+    ACCEPTED = "accepted"
+    TENTATIVE = "tentative"
+    DECLINED = "declined"
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    email: str
+    name: str = ""
+    optional: bool = False
+    resource: bool = False  # a room or equipment
+    response: AttendeeResponse = AttendeeResponse.NEEDS_ACTION
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event (a single event, a series master, or one instance of a series)."""
+
+    summary: str
+    start: When
+    end: When
+    description: str = ""
+    location: str = ""
+    organizer: str | None = None
+    attendees: tuple[Attendee, ...] = ()
+    recurrence: tuple[str, ...] = ()  # RFC 5545 lines (RRULE:, EXDATE:…), masters only
+    online_meeting_url: str | None = None
+    uid: str | None = None  # iCalendar UID where the provider exposes one
+    status: EventStatus = EventStatus.CONFIRMED
+    series_id: str | None = None  # the master's id, for instances and exceptions
+
+    def __post_init__(self) -> None:
+        if self.start.all_day != self.end.all_day:
+            raise ValueError("start and end must both be moments or both be days")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    ref: ItemRef
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class SyncBatch:
+    """What changed since a sync token. ``full`` means the batch is a complete listing that
+    replaces whatever the caller had (first sync, or a connector without delta sync)."""
+
+    changed: tuple[StoredEvent, ...]
+    removed: tuple[str, ...]  # hrefs
+    token: str
+    full: bool = False
