@@ -7,9 +7,11 @@ version read; a write names the etag it expects and fails if the event changed s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "Attendee",
@@ -111,3 +113,6 @@ class SyncBatch:
     removed: tuple[str, ...]  # hrefs
     token: str
     full: bool = False
+    # The provider's wire JSON of each changed item, by href (for the sanitizer; issue #6's
+    # change consumers). In memory only; never logged or stored as is.
+    raw: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False, compare=False)

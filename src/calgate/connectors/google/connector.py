@@ -231,11 +231,14 @@ class GoogleConnector(CalendarConnector):
         if sync_token:
             params["syncToken"] = sync_token
         items, next_token, zone = await self._pages(token, calendar_id, params)
-        changed, removed = [], []
+        changed, removed, raw = [], [], {}
         for item in items:
             href = mapping.event_href(calendar_id, str(item["id"]))
             if item.get("status") == "cancelled" and not item.get("recurringEventId"):
                 removed.append(href)
             else:
                 changed.append(mapping.stored_from_google(calendar_id, item, zone))
-        return SyncBatch(tuple(changed), tuple(removed), next_token or "", full=not sync_token)
+                raw[href] = item
+        return SyncBatch(
+            tuple(changed), tuple(removed), next_token or "", full=not sync_token, raw=raw
+        )

@@ -252,10 +252,12 @@ class MicrosoftConnector(CalendarConnector):
                 f"{_calendar_path(calendar_id)}/calendarView/delta",
                 {"startDateTime": _utc(start), "endDateTime": _utc(end)},
             )
-        changed, removed = [], []
+        changed, removed, raw = [], [], {}
         for item in items:
             if "@removed" in item:
                 removed.append(f"me/events/{item['id']}")
             else:
-                changed.append(mapping.stored_from_graph(item))
-        return SyncBatch(tuple(changed), tuple(removed), link or "", full=not sync_token)
+                stored = mapping.stored_from_graph(item)
+                changed.append(stored)
+                raw[stored.ref.href] = item
+        return SyncBatch(tuple(changed), tuple(removed), link or "", full=not sync_token, raw=raw)
