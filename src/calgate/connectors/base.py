@@ -33,6 +33,7 @@ __all__ = [
     "CalendarConnector",
     "Capability",
     "ProviderAccount",
+    "PushSubscription",
     "TokenGrant",
 ]
 
@@ -73,6 +74,17 @@ class ProviderAccount:
 
     subject: str
     email: str
+
+
+@dataclass(frozen=True, slots=True)
+class PushSubscription:
+    """A change-notification subscription at the provider: a Graph subscription or a Google
+    watch channel (``resource_id`` is Google's, needed to stop it). ``expires_at`` is what
+    the provider granted, which may be shorter than what was asked for."""
+
+    id: str
+    expires_at: datetime
+    resource_id: str | None = None
 
 
 class CalendarConnector(ABC):
@@ -178,9 +190,32 @@ class CalendarConnector(ABC):
         events = await self.list_events(token, calendar_id, start, end)
         return SyncBatch(tuple(events), (), "full", full=True)
 
-    # change notifications (issue #6) ------------------------------------------------------
-    async def subscribe(self, token: Secret, calendar_id: str, *, address: str) -> str:
-        raise Unsupported(f"{self.provider}: change notifications come with issue #6")
+    # change notifications (issue #6, `Capability.PUSH`) ------------------------------------
+    async def subscribe(
+        self,
+        token: Secret,
+        calendar_id: str,
+        *,
+        address: str,
+        secret: Secret,
+        expires_at: datetime,
+        channel_id: str | None = None,
+        lifecycle_address: str | None = None,
+    ) -> PushSubscription:
+        """Ask the provider to POST change notifications for ``calendar_id`` to ``address``,
+        each carrying ``secret`` (Graph ``clientState``, Google channel token). ``channel_id``
+        is the caller's id where the provider lets the caller choose it (Google)."""
+        raise Unsupported(f"{self.provider} has no change notifications", provider=self.provider)
 
-    async def unsubscribe(self, token: Secret, subscription: str) -> None:
-        raise Unsupported(f"{self.provider}: change notifications come with issue #6")
+    async def renew_subscription(
+        self, token: Secret, subscription: PushSubscription, *, expires_at: datetime
+    ) -> PushSubscription:
+        """Extend a subscription in place. `Unsupported` where the provider cannot (Google
+        channels are never renewed: create a new one before the old lapses)."""
+        raise Unsupported(
+            f"{self.provider} subscriptions cannot be renewed", provider=self.provider
+        )
+
+    async def unsubscribe(self, token: Secret, subscription: PushSubscription) -> None:
+        """Stop a subscription; one the provider no longer knows raises `NotFound`."""
+        raise Unsupported(f"{self.provider} has no change notifications", provider=self.provider)

@@ -3,6 +3,7 @@ v3 events with etags and sync tokens, revocation at ``oauth2.googleapis.com/revo
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -10,7 +11,13 @@ from typing import Any, ClassVar
 import httpx
 
 from calgate.connectors import oauth
-from calgate.connectors.base import CalendarConnector, Capability, ProviderAccount, TokenGrant
+from calgate.connectors.base import (
+    CalendarConnector,
+    Capability,
+    ProviderAccount,
+    PushSubscription,
+    TokenGrant,
+)
 from calgate.connectors.errors import ConnectorError, NotFound
 from calgate.connectors.google import mapping
 from calgate.connectors.google.client import GoogleClient
@@ -41,7 +48,7 @@ def _utc(value: datetime) -> str:
 class GoogleConnector(CalendarConnector):
     provider: ClassVar[str] = "google"
     capabilities: ClassVar[Capability] = (
-        Capability.WRITE | Capability.DELTA_SYNC | Capability.REVOKE
+        Capability.WRITE | Capability.DELTA_SYNC | Capability.REVOKE | Capability.PUSH
     )
 
     def __init__(self, config: GoogleConfig, *, http: httpx.AsyncClient) -> None:
@@ -241,4 +248,42 @@ class GoogleConnector(CalendarConnector):
                 raw[href] = item
         return SyncBatch(
             tuple(changed), tuple(removed), next_token or "", full=not sync_token, raw=raw
+        )
+
+    # change notifications (§5.3) ---------------------------------------------------------
+    async def subscribe(
+        self,
+        token: Secret,
+        calendar_id: str,
+        *,
+        address: str,
+        secret: Secret,
+        expires_at: datetime,
+        channel_id: str | None = None,
+        lifecycle_address: str | None = None,
+    ) -> PushSubscription:
+        """events.watch: a web_hook channel whose token is ``secret``; the returned
+        ``expiration`` (Unix ms) is authoritative."""
+        body = {
+            "id": channel_id or uuid.uuid4().hex,
+            "type": "web_hook",
+            "address": address,
+            "token": secret.reveal(),
+            "expiration": int(expires_at.timestamp() * 1000),
+        }
+        got = await self.client.call(
+            "POST", f"{self.client.events_path(calendar_id)}/watch", token, body=body
+        )
+        try:
+            expires = datetime.fromtimestamp(int(got["expiration"]) / 1000, UTC)
+            return PushSubscription(str(got["id"]), expires, str(got["resourceId"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConnectorError("google answered events.watch without a channel") from exc
+
+    async def unsubscribe(self, token: Secret, subscription: PushSubscription) -> None:
+        await self.client.call(
+            "POST",
+            "channels/stop",
+            token,
+            body={"id": subscription.id, "resourceId": subscription.resource_id},
         )

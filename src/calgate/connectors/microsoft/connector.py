@@ -18,7 +18,13 @@ from joserfc import jws
 from joserfc.errors import JoseError
 
 from calgate.connectors import oauth
-from calgate.connectors.base import CalendarConnector, Capability, ProviderAccount, TokenGrant
+from calgate.connectors.base import (
+    CalendarConnector,
+    Capability,
+    ProviderAccount,
+    PushSubscription,
+    TokenGrant,
+)
 from calgate.connectors.errors import ConnectorError
 from calgate.connectors.microsoft import mapping
 from calgate.connectors.microsoft.client import PREFER, MicrosoftClient
@@ -55,7 +61,11 @@ def _calendar_path(calendar_id: str) -> str:
 class MicrosoftConnector(CalendarConnector):
     provider: ClassVar[str] = "microsoft"
     capabilities: ClassVar[Capability] = (
-        Capability.WRITE | Capability.DELTA_SYNC | Capability.CONTACTS | Capability.ROTATES_REFRESH
+        Capability.WRITE
+        | Capability.DELTA_SYNC
+        | Capability.CONTACTS
+        | Capability.ROTATES_REFRESH
+        | Capability.PUSH
     )
 
     def __init__(self, config: MicrosoftConfig, *, http: httpx.AsyncClient) -> None:
@@ -261,3 +271,54 @@ class MicrosoftConnector(CalendarConnector):
                 changed.append(stored)
                 raw[stored.ref.href] = item
         return SyncBatch(tuple(changed), tuple(removed), link or "", full=not sync_token, raw=raw)
+
+    # change notifications (§3) -----------------------------------------------------------
+    @staticmethod
+    def _subscription(got: Any) -> PushSubscription:
+        try:
+            expires = datetime.fromisoformat(str(got["expirationDateTime"]).replace("Z", "+00:00"))
+            return PushSubscription(str(got["id"]), expires.astimezone(UTC))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConnectorError("microsoft answered without a subscription") from exc
+
+    async def subscribe(
+        self,
+        token: Secret,
+        calendar_id: str,
+        *,
+        address: str,
+        secret: Secret,
+        expires_at: datetime,
+        channel_id: str | None = None,
+        lifecycle_address: str | None = None,
+    ) -> PushSubscription:
+        """POST /subscriptions (basic notifications on the mailbox's events; Graph validates
+        ``address`` and ``lifecycle_address`` before it answers). The granted
+        ``expirationDateTime`` may be shorter than asked: it is read back."""
+        body: dict[str, Any] = {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": address,
+            "resource": "me/events",
+            "expirationDateTime": _utc(expires_at),
+            "clientState": secret.reveal(),
+            "latestSupportedTlsVersion": "v1_2",
+        }
+        if lifecycle_address:
+            body["lifecycleNotificationUrl"] = lifecycle_address
+        return self._subscription(await self.client.call("POST", "subscriptions", token, body=body))
+
+    async def renew_subscription(
+        self, token: Secret, subscription: PushSubscription, *, expires_at: datetime
+    ) -> PushSubscription:
+        """PATCH expirationDateTime: extends the subscription and, like reauthorize, resumes
+        one paused by ``reauthorizationRequired``."""
+        got = await self.client.call(
+            "PATCH",
+            f"subscriptions/{subscription.id}",
+            token,
+            body={"expirationDateTime": _utc(expires_at)},
+        )
+        return self._subscription(got)
+
+    async def unsubscribe(self, token: Secret, subscription: PushSubscription) -> None:
+        await self.client.call("DELETE", f"subscriptions/{subscription.id}", token)
