@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from calgate import __version__
 from calgate.clock import Clock, SystemClock
+from calgate.connections import Connections
+from calgate.connections.jobs import register_connection_jobs
 from calgate.errors import ConfigurationError, ServiceUnavailable
 from calgate.jobs import JobQueue, JobRegistry, JobRunner
 from calgate.jobs.housekeeping import PURGE, purge
@@ -123,6 +125,7 @@ def register_jobs(registry: JobRegistry) -> None:
     registry.schedule("purge", PURGE, every=timedelta(hours=1))
     registry.register(COALESCED_KIND, publish_coalesced_job, max_attempts=5)
     register_meeting_jobs(registry)
+    register_connection_jobs(registry)
 
 
 @dataclass(eq=False)
@@ -148,6 +151,7 @@ class Runtime:
     meetings: MeetingService
     scheduling_trust: TrustService
     scheduling_auth: SchedulingAuthenticator
+    connections: Connections
     secrets: DevSecrets = field(repr=False)
     _owns_http: bool = True
 
@@ -180,6 +184,7 @@ class Runtime:
         )
 
     async def aclose(self) -> None:
+        await self.connections.aclose()
         await self.hub.aclose()
         if self._owns_http:
             await self.http.aclose()
@@ -262,6 +267,12 @@ async def build_runtime(
     )
     vault = EnvelopeVault(keyring.keyring, clock=clock, audit=audit)
     auth = Authenticator(operator_key=dev.operator_key, sessions=sessions, clock=clock, oidc=oidc)
+    tenancy = Tenancy(clock=clock, audit=audit, vault=vault)
+    connections = Connections(
+        settings=settings, uow=uow, http=http, vault=vault, audit=audit, hub=hub, clock=clock
+    )
+    tenancy.user_deletion_hooks.append(connections.removals.forget_user)
+    tenancy.policy_change_hooks.append(connections.vending.invalidate_account)
     meeting_parts = build_meetings(settings, clock=clock, http=http, audit=audit, auth=auth)
     return Runtime(
         settings=settings,
@@ -272,7 +283,7 @@ async def build_runtime(
         metrics=metrics,
         keys=keys,
         audit=audit,
-        tenancy=Tenancy(clock=clock, audit=audit, vault=vault),
+        tenancy=tenancy,
         auth=auth,
         job_registry=job_registry,
         jobs=jobs,
@@ -283,6 +294,7 @@ async def build_runtime(
         meetings=meeting_parts.meetings,
         scheduling_trust=meeting_parts.trust,
         scheduling_auth=meeting_parts.callers,
+        connections=connections,
         secrets=dev,
         _owns_http=owns_http,
     )

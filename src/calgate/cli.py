@@ -156,6 +156,7 @@ async def _run_server(
     behind_proxy: bool,
     banner: Callable[[Runtime], Awaitable[None]] | None = None,
     run_jobs: bool = True,
+    after_start: Callable[[Runtime], Awaitable[None]] | None = None,
 ) -> None:
     import uvicorn
 
@@ -186,7 +187,16 @@ async def _run_server(
             lifespan="on",
             timeout_graceful_shutdown=5,
         )
-        await _make_server(config, runtime).serve()
+        server = _make_server(config, runtime)
+        if after_start is None:
+            await server.serve()
+        else:
+            serving = asyncio.create_task(server.serve())
+            while not server.started and not serving.done():  # noqa: ASYNC110
+                await asyncio.sleep(0.02)  # uvicorn offers no event to wait on
+            if server.started:
+                await after_start(runtime)
+            await serving
     finally:
         await _close_before_cancelling(runtime)
 
@@ -306,15 +316,33 @@ def demo(
     data_dir: Annotated[
         Path, typer.Option(help="Where the demo keeps its database and keys.")
     ] = Path("calgate-data"),
+    sandbox_port: Annotated[
+        int, typer.Option(help="Port of the provider sandbox served beside it (0: any free port).")
+    ] = 0,
 ) -> None:
-    """Run calgate on localhost with seeded demo data: no provider account needed."""
+    """Run calgate on localhost with seeded demo data and the provider sandbox beside it:
+    the demo users are connected to the sandbox's Google and Microsoft accounts, so token
+    vending works with no provider account."""
+    from calgate.connections.demo import SandboxThread, connect_demo_users
     from calgate.demo import seed_demo
 
     if os.environ.get("CALGATE_ENV", "development") == "production":
         raise ConfigurationError("`calgate demo` is for development; unset CALGATE_ENV=production")
-    settings = load_settings(data_dir=data_dir, public_url=f"http://127.0.0.1:{port}")
     check_listen("127.0.0.1", port, tls=False, behind_proxy=False)
     base = f"http://127.0.0.1:{port}"
+    sandbox = SandboxThread("127.0.0.1", sandbox_port, callback=f"{base}/v1/oauth/callback")
+    demo_settings = {
+        "data_dir": data_dir,
+        "public_url": base,
+        "google_client_id": None,  # the sandbox's fake apps, whatever the environment says
+        "microsoft_client_id": None,
+        "google_oauth_base_url": None,
+        "google_api_base_url": None,
+        "microsoft_oauth_base_url": None,
+        "microsoft_graph_base_url": None,
+        "oauth_redirect_uri": None,
+    }
+    credentials: list[Path] = []
 
     async def banner(runtime: Runtime) -> None:
         seeded = await seed_demo(runtime)
@@ -328,12 +356,53 @@ def demo(
             f"{seeded.credentials_file}'))['admin_api_key'])\")"
         )
         out.print(f'               curl -H "Authorization: Bearer $KEY" {base}/v1/accounts')
+        docs = f"{sandbox.url}/_sandbox/docs"
+        out.print(f"  sandbox      {sandbox.url}  (fake Google and Microsoft; control API {docs})")
+        out.file.flush()
+        credentials.append(seeded.credentials_file)
+
+    async def connect_calendars(runtime: Runtime) -> None:
+        try:
+            lines = await connect_demo_users(base, credentials[0])
+        except Exception as exc:  # the service still runs; say why calendars are missing
+            err.print(f"calgate demo: could not connect the demo calendars: {exc}", markup=False)
+            return
+        for line in lines:
+            out.print(f"  calendar     {line}", markup=False)
+        file = credentials[0]
+        recipe = [
+            "PW=$(python3 -c \"import json;print([u['password'] for u in json.load(open("
+            f"'{file}'))['users'] if u['email'] == 'alice@example.com'][0])\")",
+            "TOKEN=$(curl -s -H 'content-type: application/json' -d "
+            '"{\\"email\\": \\"alice@example.com\\", \\"password\\": \\"$PW\\"}" '
+            f"{base}/v1/sessions | python3 -c "
+            "\"import json,sys;print(json.load(sys.stdin)['token'])\")",
+        ]
+        out.print(f"  vend         {recipe[0]}", markup=False)
+        out.print(f"               {recipe[1]}", markup=False)
+        out.print(
+            f'               curl -H "Authorization: Bearer $TOKEN" {base}/v1/me/credentials',
+            markup=False,
+        )
         out.print("  stop         Ctrl-C\n")
         out.file.flush()
 
-    asyncio.run(
-        _run_server(settings, "127.0.0.1", port, ssl_ctx=None, behind_proxy=False, banner=banner)
-    )
+    sandbox.start()
+    try:
+        settings = load_settings(**demo_settings, sandbox_url=sandbox.url)
+        asyncio.run(
+            _run_server(
+                settings,
+                "127.0.0.1",
+                port,
+                ssl_ctx=None,
+                behind_proxy=False,
+                banner=banner,
+                after_start=connect_calendars,
+            )
+        )
+    finally:
+        sandbox.stop()
 
 
 async def _run_worker(settings: Settings, concurrency: int | None) -> None:

@@ -11,6 +11,8 @@
     │   └── SecondFactorRequired      operator key alone is not enough: TOTP code missing/bad
     ├── Forbidden                     authenticated, but the principal's role may not do this
     │   └── PolicyDenied              an admin policy forbids it (names the policy, R7)
+    ├── ReauthRequired                a calendar connection's grant is dead: the user must
+    │                                 connect again (carries ``reauth_url``)
     ├── ServiceUnavailable            a dependency (database, provider) cannot answer now
     └── VaultError                    a stored secret does not decrypt (altered, moved, or its
                                       data key destroyed); never carries the secret
@@ -29,6 +31,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "PolicyDenied",
+    "ReauthRequired",
     "SecondFactorRequired",
     "ServiceUnavailable",
     "Unauthenticated",
@@ -85,6 +88,21 @@ class PolicyDenied(Forbidden):
     def __init__(self, detail: str, *, policy: str) -> None:
         super().__init__(detail)
         self.policy = policy
+
+
+class ReauthRequired(CalgateError):
+    """The provider refused a connection's grant (revoked or expired): its secrets are gone
+    and only the user can connect again, at ``reauth_url``."""
+
+    problem_extra: dict[str, object]
+
+    def __init__(self, detail: str, *, reauth_url: str, connection_id: str, provider: str) -> None:
+        super().__init__(detail)
+        self.problem_extra = {
+            "reauth_url": reauth_url,
+            "connection_id": connection_id,
+            "provider": provider,
+        }
 
 
 class ServiceUnavailable(CalgateError):

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
         description="Lifetime of user session tokens issued by POST /v1/sessions.",
     )
     log_level: str = Field(default="INFO", description="Log level (DEBUG, INFO, WARNING, ERROR).")
+    log_wire: bool = Field(
+        default=False,
+        description="Also log the WebSocket stack's wire details (handshake headers, "
+        "frames) at DEBUG. They carry apps' session tokens: for debugging a development "
+        "server only.",
+    )
     log_format: LogFormat = Field(
         default=LogFormat.TEXT, description="`text` for humans or `json` (one object per line)."
     )
@@ -246,6 +252,89 @@ class Settings(BaseSettings):
         "of the add-in's pages, for accounts that configure none of their own.",
     )
 
+    google_client_id: str | None = Field(
+        default=None,
+        description="OAuth client id of the deployment's Google Cloud app (type 'Web "
+        "application'); accounts may configure their own (PUT /v1/accounts/{a}/providers/google).",
+    )
+    google_client_secret: SecretStr | None = Field(
+        default=None, description="Client secret of `CALGATE_GOOGLE_CLIENT_ID`."
+    )
+    google_oauth_base_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Base of Google's OAuth endpoints laid out as `<base>/o/oauth2/v2/auth`, "
+        "`<base>/token`, `<base>/revoke` (the sandbox's `<sandbox>/google`). Unset: Google's "
+        "own endpoints.",
+    )
+    google_api_base_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Calendar API v3 base URL. Unset: `https://www.googleapis.com/calendar/v3`.",
+    )
+    microsoft_client_id: str | None = Field(
+        default=None,
+        description="Application (client) id of the deployment's Microsoft Entra ID app "
+        "registration; accounts may configure their own.",
+    )
+    microsoft_client_secret: SecretStr | None = Field(
+        default=None, description="A client secret of `CALGATE_MICROSOFT_CLIENT_ID`."
+    )
+    microsoft_tenant: str = Field(
+        default="common",
+        min_length=1,
+        pattern=r"^[A-Za-z0-9.-]+$",
+        description="Entra ID tenant users sign in through: `common` (multi-tenant app), "
+        "`organizations`, a tenant id or a verified domain.",
+    )
+    microsoft_oauth_base_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Entra ID authority (login host) for user connections. Unset: "
+        "`https://login.microsoftonline.com`.",
+    )
+    microsoft_graph_base_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Microsoft Graph base URL. Unset: `https://graph.microsoft.com/v1.0`.",
+    )
+    sandbox_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Point every provider URL at a `calgate sandbox` (development only); "
+        "without configured client ids the sandbox's seeded fake apps are used.",
+    )
+    oauth_redirect_uri: AnyHttpUrl | None = Field(
+        default=None,
+        description="Redirect URI registered with the providers. Default: "
+        "`<public_url>/v1/oauth/callback`.",
+    )
+    oauth_state_ttl_seconds: int = Field(
+        default=600,
+        ge=60,
+        le=600,
+        description="How long a started calendar connection may take (the OAuth `state` "
+        "lifetime, at most 10 minutes).",
+    )
+    token_refresh_margin_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=1800,
+        description="Vended access tokens are refreshed this long before they expire.",
+    )
+    vend_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=30,
+        description="How long one process vends from its in-memory view of a user's "
+        "connections and policy before reading them again (0: read on every vend). Changes "
+        "made through a process apply there at once; other processes see them within twice "
+        "this time.",
+    )
+    connection_keepalive_days: int = Field(
+        default=30,
+        ge=1,
+        le=80,
+        description="A connection whose refresh token has not been used for this many days "
+        "is refreshed by the keep-alive job, long before it would lapse (Microsoft: 90 "
+        "days inactive, Google: 6 months unused).",
+    )
+
     @field_validator("trusted_proxies", "naa_audiences", "exchange_addin_urls", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
@@ -321,6 +410,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "production sign-in uses OIDC: set CALGATE_OIDC_ISSUER and "
                     "CALGATE_OIDC_AUDIENCE (or CALGATE_AUTH_MODE=local)"
+                )
+            if self.sandbox_url is not None:
+                raise ValueError(
+                    "CALGATE_SANDBOX_URL points calgate at the fake providers of `calgate "
+                    "sandbox`; it is for development only"
                 )
             if self.master_key is None and self.master_key_file is None:
                 raise ValueError(

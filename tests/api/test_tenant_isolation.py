@@ -18,10 +18,18 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from calgate.api.routes.connection_schemas import encode_event_id
 from calgate.bootstrap import Runtime
+from calgate.connections.store import ConnectionStore
 from calgate.meetings.trust import TrustKind, link_identity
 
 from .conftest import SignedIn, assert_problem
+
+EVENT = {
+    "summary": "Hijacked",
+    "start": {"date_time": "2026-12-01T10:00:00+00:00"},
+    "end": {"date_time": "2026-12-01T11:00:00+00:00"},
+}
 
 # A schema-valid body for every route that takes one, so that the request gets past
 # validation and reaches the tenancy check.
@@ -36,10 +44,21 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/accounts/{account_id}/users/{user_id}"): {"display_name": "Hijacked"},
     ("PUT", "/v1/accounts/{account_id}/scheduling-auth"): {"entra_tenants": []},
     ("PATCH", "/v1/meetings/{meeting_id}"): {"subject": "Hijacked"},
+    ("PUT", "/v1/accounts/{account_id}/providers/{provider}"): {
+        "client_id": "intruder",
+        "client_secret": "intruder-secret",
+    },
+    ("POST", "/v1/me/connections/{connection_id}/events"): EVENT,
+    ("PUT", "/v1/me/connections/{connection_id}/events/{event_id}"): EVENT,
 }
 
 # Routes whose path ids are not tenant data: the public join page (anyone with the link).
-NOT_TENANT_SCOPED: set[tuple[str, str]] = {("GET", "/j/{meeting_id}")}
+NOT_TENANT_SCOPED: set[tuple[str, str]] = {
+    ("GET", "/j/{meeting_id}"),
+    ("POST", "/v1/me/connections/{provider}/authorize"),  # a provider name, not tenant data
+}
+# Path parameters that name a kind of thing, not a row (so no foreign value exists).
+NOT_IDS = {"provider"}
 
 # Routes for a signed-in user's own things (meetings, linked add-in identities): exercised
 # with the other tenant's *user*, since admin keys are not users there.
@@ -48,6 +67,10 @@ USER_SCOPED: set[tuple[str, str]] = {
     ("PATCH", "/v1/meetings/{meeting_id}"),
     ("DELETE", "/v1/meetings/{meeting_id}"),
     ("DELETE", "/v1/me/scheduling-identities/{identity_id}"),
+    ("DELETE", "/v1/me/connections/{connection_id}"),
+    ("POST", "/v1/me/connections/{connection_id}/events"),
+    ("PUT", "/v1/me/connections/{connection_id}/events/{event_id}"),
+    ("DELETE", "/v1/me/connections/{connection_id}/events/{event_id}"),
 }
 
 
@@ -102,6 +125,23 @@ async def _build_tenant(
             now=runtime.clock.now(),
         )
         await uow.commit()
+    connection_id = uuid.uuid4()
+    async with runtime.uow() as uow:  # a calendar connection, as connecting one leaves
+        now = runtime.clock.now()
+        await ConnectionStore(uow.session).add(
+            id=connection_id,
+            account_id=uuid.UUID(t.account_id),
+            user_id=uuid.UUID(user.user_id),
+            provider="google",
+            subject=f"someone@{name.lower()}.example",
+            scopes=[],
+            token_scopes=[],
+            status="active",
+            token_version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        await uow.commit()
     ids = {
         "account_id": t.account_id,
         "group_id": group_id,
@@ -109,6 +149,9 @@ async def _build_tenant(
         "key_id": key_id,
         "meeting_id": str(r.json()["id"]),
         "identity_id": str(linked.id),
+        "connection_id": str(connection_id),
+        "event_id": encode_event_id("calendars/primary/events/e1"),
+        "provider": "google",
     }
     return ids, t.admin, user
 
@@ -146,6 +189,7 @@ def _url(path: str, ids: dict[str, str]) -> str:
 
 def test_every_route_with_an_id_is_covered(app: FastAPI) -> None:
     known = {"account_id", "group_id", "user_id", "key_id", "meeting_id", "identity_id"}
+    known |= {"connection_id", "event_id", *NOT_IDS}
     uncovered = [
         f"{method} {path}"
         for method, path, params in _id_routes(app)
@@ -203,7 +247,8 @@ async def test_own_account_with_another_tenants_child_ids_answers_404(
     """Tenant B's admin, in B's own account, names one of A's groups, users or keys."""
     checked = 0
     for method, path, params in _id_routes(app):
-        if len(params) < 2 or (method, path) in NOT_TENANT_SCOPED | USER_SCOPED:
+        ids_in_path = [p for p in params if p not in NOT_IDS]
+        if len(ids_in_path) < 2 or (method, path) in NOT_TENANT_SCOPED | USER_SCOPED:
             continue
         ids = {**world.ids["A"], "account_id": world.ids["B"]["account_id"]}
         r = await _call(client, method, _url(path, ids), world.admin["B"], path)

@@ -11,8 +11,8 @@ driven the way a user's app and browser would drive it.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ __all__ = [
     "SANDBOX",
     "RoutingTransport",
     "SandboxWorld",
+    "browser_history_hidden",
     "connect",
     "sandbox_world",
 ]
@@ -61,6 +62,19 @@ class _BrowserHistory(logging.Filter):
 
 
 _HISTORY = _BrowserHistory()
+_HTTP_LOGGERS = ("httpx", "httpcore.http11", "httpcore.http2")
+
+
+@contextmanager
+def browser_history_hidden() -> Iterator[None]:
+    """Drop the test browser's own request/response log lines that carry callback URLs."""
+    for name in _HTTP_LOGGERS:
+        logging.getLogger(name).addFilter(_HISTORY)
+    try:
+        yield
+    finally:
+        for name in _HTTP_LOGGERS:
+            logging.getLogger(name).removeFilter(_HISTORY)
 
 
 class RoutingTransport(httpx.AsyncBaseTransport):
@@ -125,11 +139,10 @@ async def sandbox_world(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=SANDBOX) as control,
     ):
         world = SandboxWorld(core, app, google, microsoft, http, control)
-        logging.getLogger("httpx").addFilter(_HISTORY)
         try:
-            yield world
+            with browser_history_hidden():
+                yield world
         finally:
-            logging.getLogger("httpx").removeFilter(_HISTORY)
             for browser in world._browsers:
                 await browser.aclose()
 

@@ -14,7 +14,17 @@ from calgate import __version__
 from calgate.api import stream
 from calgate.api.middleware import ObservabilityMiddleware
 from calgate.api.problems import install_problem_handlers
-from calgate.api.routes import accounts, health, join, meetings, operator, sessions
+from calgate.api.routes import (
+    accounts,
+    connection_admin,
+    connection_events,
+    connections,
+    health,
+    join,
+    meetings,
+    operator,
+    sessions,
+)
 from calgate.bootstrap import Runtime, build_runtime
 from calgate.metrics import Metrics
 from calgate.settings import Settings
@@ -89,4 +99,8 @@ def create_app(
     app.include_router(operator.router)
     app.include_router(meetings.router)
     app.include_router(join.router)
+    app.include_router(connections.router)
+    app.include_router(connection_events.router)
+    app.include_router(connection_admin.router)
+    app.router.routes[0:0] = connections.hot_routes  # matched before every other route
     return app

@@ -24,6 +24,7 @@ from calgate.errors import (
     InvalidInput,
     NotFound,
     PolicyDenied,
+    ReauthRequired,
     ServiceUnavailable,
     Unauthenticated,
 )
@@ -42,6 +43,7 @@ _TYPE_BASE = "https://calgate.dev/problems/"
 _STATUS: list[tuple[type[CalgateError], int, str]] = [
     (NotFound, 404, "not-found"),
     (Conflict, 409, "conflict"),
+    (ReauthRequired, 409, "reauth-required"),
     (InvalidInput, 422, "invalid-input"),
     (Unauthenticated, 401, "unauthenticated"),
     (PolicyDenied, 403, "policy-denied"),

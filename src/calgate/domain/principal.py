@@ -21,6 +21,7 @@ class Principal:
     account_id: uuid.UUID | None = None
     user_id: uuid.UUID | None = None
     key_id: uuid.UUID | None = None
+    session_id: str | None = None  # a user session's id (binds started OAuth flows)
 
     @property
     def actor(self) -> str:

@@ -31,12 +31,15 @@ __all__ = [
     "AuditEventRow",
     "AuditHeadRow",
     "Base",
+    "ConnectionRow",
     "GroupRow",
     "JobRow",
     "JobScheduleRow",
     "MeetingOccurrenceRow",
     "MeetingRow",
+    "OAuthStateRow",
     "OperatorOtpRow",
+    "ProviderAppRow",
     "SchedulingIdentityRow",
     "SchedulingTrustRow",
     "UserEventRow",
@@ -362,3 +365,91 @@ class SchedulingIdentityRow(Base):
     subject: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConnectionRow(Base):
+    """A user's calendar connection (see :mod:`calgate.connections`). Its refresh and access
+    tokens are in the vault (owner ``connections``); ``token_version`` moves on every refresh
+    (compare-and-swap), ``lease_*`` is the cross-process single-flight refresh lease. A
+    removed connection stays as a tombstone (no secrets, no account details) so that apps
+    learn why, until housekeeping deletes it."""
+
+    __tablename__ = "connections"
+    __table_args__ = (
+        Index("ix_connections_account_id_user_id", "account_id", "user_id"),
+        Index("ix_connections_status_last_refreshed_at", "status", "last_refreshed_at"),
+        # One live connection per provider account and user; tombstones do not count.
+        Index(
+            "uq_connections_user_id_provider_subject_live",
+            "user_id",
+            "provider",
+            "subject",
+            unique=True,
+            sqlite_where=text("status != 'removed'"),
+            postgresql_where=text("status != 'removed'"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    account_email: Mapped[str | None] = mapped_column(String(320))
+    client_id: Mapped[str | None] = mapped_column(String(255))
+    scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    token_scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    status: Mapped[str] = mapped_column(String(24))
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    access_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reauth_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_by: Mapped[str | None] = mapped_column(String(16))
+
+
+class OAuthStateRow(Base):
+    """A started calendar connection: the SHA-256 of its single-use ``state``, bound to the
+    user and session that started it and (once opened) to the browser that carries it. The
+    PKCE verifier is in the vault (owner ``oauth_states``). Deleted when used or expired."""
+
+    __tablename__ = "oauth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(32))
+    redirect_uri: Mapped[str] = mapped_column(String(500))
+    scopes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    login_hint: Mapped[str | None] = mapped_column(String(320))
+    browser_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ProviderAppRow(Base):
+    """An account's own app registration at a provider (overrides the deployment's); the
+    client secret is in the vault (owner ``provider_apps``)."""
+
+    __tablename__ = "provider_apps"
+    __table_args__ = (UniqueConstraint("account_id", "provider"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[str] = mapped_column(String(255))
+    tenant: Mapped[str | None] = mapped_column(String(255))
+    redirect_uri: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,8 @@ from calgate.security.passwords import verify_password
 from calgate.security.sessions import SessionSigner
 
 __all__ = ["Authenticator", "IssuedSession"]
+
+_VERIFIED_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,9 @@ class Authenticator:
         self._sessions = sessions
         self._clock = clock
         self._oidc = oidc
+        # Sessions whose signature was verified already: token → (principal, expiry). The
+        # key is the whole token (signature included), so only a token that verified hits.
+        self._verified: OrderedDict[str, tuple[Principal, datetime]] = OrderedDict()
 
     def __repr__(self) -> str:
         return "Authenticator(<redacted>)"
@@ -53,11 +59,33 @@ class Authenticator:
             if key is None:
                 raise Unauthenticated("API key is unknown or has been revoked")
             return Principal(PrincipalKind.ADMIN, account_id=key.account_id, key_id=key.id)
-        claims = self._sessions.verify(token, now=self._clock.now())
-        user = await uow.users.get(claims.account_id, claims.user_id)
+        principal = self.session_principal(token)
+        assert principal.account_id is not None
+        assert principal.user_id is not None
+        user = await uow.users.get(principal.account_id, principal.user_id)
         if user is None:
             raise Unauthenticated("the user of this session no longer exists")
-        return Principal(PrincipalKind.USER, account_id=user.account_id, user_id=user.id)
+        return principal
+
+    def session_principal(self, token: str) -> Principal:
+        """The user of a session token, from its signature alone (no database read): for
+        hot paths that check the user's existence in their own query. Operator keys and
+        API keys are refused here."""
+        now = self._clock.now()
+        hit = self._verified.get(token)
+        if hit is not None and now.timestamp() < hit[1].timestamp():
+            return hit[0]
+        claims = self._sessions.verify(token, now=now)
+        principal = Principal(
+            PrincipalKind.USER,
+            account_id=claims.account_id,
+            user_id=claims.user_id,
+            session_id=claims.session_id,
+        )
+        self._verified[token] = (principal, claims.expires_at)
+        if len(self._verified) > _VERIFIED_MAX:
+            self._verified.popitem(last=False)
+        return principal
 
     async def sign_in_local(
         self, uow: SqlUnitOfWork, *, email: str, password: str, account_id: uuid.UUID | None

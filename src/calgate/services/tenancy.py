@@ -12,7 +12,7 @@ the change really replaced.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,24 @@ class Tenancy:
         self._clock = clock
         self._audit = audit
         self._vault = vault
+        # Run inside delete_user's transaction before the user row goes, e.g. to delete the
+        # user's stored credentials (which no foreign key reaches): (uow, account_id, user_id).
+        self.user_deletion_hooks: list[
+            Callable[[SqlUnitOfWork, uuid.UUID, uuid.UUID], Awaitable[None]]
+        ] = []
+        # Told (after the commit) that users' effective policies in an account may have
+        # changed, e.g. to drop cached views of them: (account_id).
+        self.policy_change_hooks: list[Callable[[uuid.UUID], None]] = []
+
+    def _policies_changed(self, uow: SqlUnitOfWork, account_id: uuid.UUID) -> None:
+        hooks = list(self.policy_change_hooks)
+
+        async def notify() -> None:
+            for hook in hooks:
+                hook(account_id)
+
+        if hooks:
+            uow.after_commit(notify)
 
     # accounts ----------------------------------------------------------------------------
     async def create_account(
@@ -160,6 +178,7 @@ class Tenancy:
                 "after": new.to_dict(),
             },
         )
+        self._policies_changed(uow, account_id)
         return await self.get_account(uow, principal, account_id)
 
     async def update_group_policy(
@@ -186,6 +205,7 @@ class Tenancy:
                 "after": new.to_dict(),
             },
         )
+        self._policies_changed(uow, account_id)
         return await self.get_group(uow, principal, account_id, group_id)
 
     async def effective_policy(
@@ -277,6 +297,7 @@ class Tenancy:
         self, uow: SqlUnitOfWork, principal: Principal, account_id: uuid.UUID, group_id: uuid.UUID
     ) -> None:
         group = await self.get_group(uow, principal, account_id, group_id)
+        self._policies_changed(uow, account_id)
         await uow.groups.delete(account_id, group_id)
         await self._audit.record(
             uow,
@@ -409,12 +430,17 @@ class Tenancy:
                 ),
             },
         )
+        if "group_id" in values:
+            self._policies_changed(uow, account_id)
         return await self.get_user(uow, principal, account_id, user_id)
 
     async def delete_user(
         self, uow: SqlUnitOfWork, principal: Principal, account_id: uuid.UUID, user_id: uuid.UUID
     ) -> None:
         await self.get_user(uow, principal, account_id, user_id)
+        for hook in self.user_deletion_hooks:
+            await hook(uow, account_id, user_id)
+        self._policies_changed(uow, account_id)
         await uow.users.delete(account_id, user_id)
         await self._audit.record(
             uow,
