@@ -7,7 +7,9 @@ the same run with the same load generator.
 
 Setup: the provider sandbox (``calgate sandbox``), ``calgate serve`` on SQLite pointed at it,
 one user connected to Google and Microsoft through the real OAuth flow, one vend to warm the
-cache. The baseline serves the same JSON body with no auth and no database. Load: Debian's
+cache. calgate runs as deployed (``calgate serve``: all middleware, metrics, the job runner)
+with ``CALGATE_LOG_LEVEL=WARNING``, so no access log, like the baseline's ``--no-access-log``.
+The baseline serves the same JSON body with no auth and no database. Load: Debian's
 ``wrk`` (64 connections, 1 thread, latency percentiles) when installed, else an asyncio
 httpx generator (slower: it may become the bottleneck, and the table says so). Each round
 measures both servers back to back; the best round of each counts. Target: vend at ≥ 45 %
