@@ -47,6 +47,10 @@ from calgate.services.audit import AuditLog
 from calgate.services.identity import Authenticator
 from calgate.services.tenancy import Tenancy
 from calgate.settings import AuthMode, Settings
+from calgate.subscriptions.jobs import register_push_jobs
+from calgate.subscriptions.metrics import PushMetrics
+from calgate.subscriptions.service import PushServices
+from calgate.sync.changes import ChangeConsumers
 from calgate.vault.keys import load_keyring
 from calgate.vault.service import EnvelopeVault
 
@@ -126,6 +130,7 @@ def register_jobs(registry: JobRegistry) -> None:
     registry.register(COALESCED_KIND, publish_coalesced_job, max_attempts=5)
     register_meeting_jobs(registry)
     register_connection_jobs(registry)
+    register_push_jobs(registry)
 
 
 @dataclass(eq=False)
@@ -152,6 +157,8 @@ class Runtime:
     scheduling_trust: TrustService
     scheduling_auth: SchedulingAuthenticator
     connections: Connections
+    push: PushServices
+    sync_consumers: ChangeConsumers
     secrets: DevSecrets = field(repr=False)
     _owns_http: bool = True
 
@@ -273,6 +280,19 @@ async def build_runtime(
     )
     tenancy.user_deletion_hooks.append(connections.removals.forget_user)
     tenancy.policy_change_hooks.append(connections.vending.invalidate_account)
+    push = PushServices(
+        settings=settings,
+        uow=uow,
+        connections=connections,
+        vault=vault,
+        jobs=jobs,
+        hub=hub,
+        clock=clock,
+        metrics=PushMetrics(metrics.registry),
+    )
+    connections.flows.hooks.append(push.on_connected)
+    connections.removals.hooks.append(push.subscriptions.on_removed)
+    tenancy.user_deletion_hooks.append(push.subscriptions.forget_user)
     meeting_parts = build_meetings(settings, clock=clock, http=http, audit=audit, auth=auth)
     return Runtime(
         settings=settings,
@@ -295,6 +315,8 @@ async def build_runtime(
         scheduling_trust=meeting_parts.trust,
         scheduling_auth=meeting_parts.callers,
         connections=connections,
+        push=push,
+        sync_consumers=push.consumers,
         secrets=dev,
         _owns_http=owns_http,
     )

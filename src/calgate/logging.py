@@ -93,6 +93,24 @@ class RedactionFilter(logging.Filter):
 _HANDLER_NAME = "calgate"
 
 
+_WIRE_LOGGERS = ("websockets", "uvicorn.error", "uvicorn.protocols", "wsproto")
+
+
+class _QuietWebhooks(logging.Filter):
+    """Provider webhooks arrive by the thousand: their access-log lines are left out at INFO
+    (the webhook metrics count them); at DEBUG they are kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO or logging.getLogger().isEnabledFor(logging.DEBUG):
+            return True
+        args = record.args
+        path = args[2] if isinstance(args, tuple) and len(args) > 2 else ""
+        return not (isinstance(path, str) and path.startswith("/webhooks/"))
+
+
+_QUIET_WEBHOOKS = _QuietWebhooks()
+
+
 def configure_logging(settings: Settings, *, secrets: Iterable[str] = ()) -> RedactionFilter:
     """Install calgate's handler on the root logger (idempotent) and return its filter.
 
@@ -123,8 +141,16 @@ def configure_logging(settings: Settings, *, secrets: Iterable[str] = ()) -> Red
         uv = logging.getLogger(name)
         uv.handlers.clear()
         uv.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    if _QUIET_WEBHOOKS not in access.filters:
+        access.addFilter(_QUIET_WEBHOOKS)
     # Third-party request logs carry URLs; keep them at WARNING unless debugging.
     if settings.log_level != "DEBUG":
         for noisy in ("httpx", "httpcore", "aiosqlite", "asyncio"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The WebSocket stack logs every handshake header (an app's `Authorization: Bearer
+    # <session>` included) and frame at DEBUG, through uvicorn's "uvicorn.error" logger:
+    # never, unless explicitly asked for (CALGATE_LOG_WIRE).
+    for wire in _WIRE_LOGGERS:
+        logging.getLogger(wire).setLevel(logging.NOTSET if settings.log_wire else logging.INFO)
     return redaction

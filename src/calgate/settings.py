@@ -334,6 +334,29 @@ class Settings(BaseSettings):
         "is refreshed by the keep-alive job, long before it would lapse (Microsoft: 90 "
         "days inactive, Google: 6 months unused).",
     )
+    webhook_base_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Base URL providers send change notifications to (`/webhooks/google`, "
+        "`/webhooks/microsoft`, `/webhooks/microsoft/lifecycle` below it). Default: "
+        "`public_url`. Set it when the public URL is not reachable by the providers (e.g. a "
+        "tunnel or a separate ingress for webhooks).",
+    )
+    reconcile_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=1440,
+        description="Every connection is synced at least this often even when no "
+        "notification arrives (a cheap incremental sync: one request when nothing changed), "
+        "so a dropped notification is always caught.",
+    )
+    subscription_minutes: int = Field(
+        default=10_070,
+        ge=5,
+        le=43_200,
+        description="Lifetime calgate asks for when it creates or renews a change "
+        "subscription (Graph allows under 7 days for events, Google channels default to 7 "
+        "days). The provider's answer is authoritative; renewal starts at 80 % of it.",
+    )
 
     @field_validator("trusted_proxies", "naa_audiences", "exchange_addin_urls", mode="before")
     @classmethod

@@ -24,6 +24,7 @@ from calgate.api.routes import (
     meetings,
     operator,
     sessions,
+    webhooks,
 )
 from calgate.bootstrap import Runtime, build_runtime
 from calgate.metrics import Metrics
@@ -102,5 +103,7 @@ def create_app(
     app.include_router(connections.router)
     app.include_router(connection_events.router)
     app.include_router(connection_admin.router)
+    app.include_router(webhooks.router)
     app.router.routes[0:0] = connections.hot_routes  # matched before every other route
+    app.router.routes[0:0] = webhooks.hot_routes
     return app

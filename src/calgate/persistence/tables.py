@@ -42,10 +42,14 @@ __all__ = [
     "ProviderAppRow",
     "SchedulingIdentityRow",
     "SchedulingTrustRow",
+    "SubscriptionRow",
+    "SyncStateRow",
+    "SyncedEventRow",
     "UserEventRow",
     "UserRow",
     "VaultDataKeyRow",
     "VaultSecretRow",
+    "WebhookInboxRow",
 ]
 
 NAMING = {
@@ -453,3 +457,115 @@ class ProviderAppRow(Base):
     redirect_uri: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SubscriptionRow(Base):
+    """A provider change-notification subscription of a connection (issue #6): a Graph
+    subscription or a Google watch channel. ``external_id`` is the provider's id (Graph
+    subscription id, Google channel id — ours); its secret (Graph ``clientState``, Google
+    channel token) is in the vault (owner ``subscriptions``) and, for the constant-time check
+    on every webhook, as its SHA-256 in ``secret_digest``. ``renew_at`` is the due time of
+    the next renewal (80 % of the lifetime the provider granted)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("provider", "external_id"),
+        Index("ix_subscriptions_renew_at", "renew_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(200))
+    resource_id: Mapped[str | None] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(24))
+    secret_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    renew_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    renewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_notification_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+
+
+class WebhookInboxRow(Base):
+    """A provider notification, stored before it is acknowledged: ids only (Graph basic
+    notifications carry no event content; Google's carry none at all). ``dedupe_key`` is
+    unique, so a replayed or repeated notification is dropped. Purged after the
+    notification retention."""
+
+    __tablename__ = "webhook_inbox"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(40))
+    subscription_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    connection_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class SyncStateRow(Base):
+    """Incremental sync of one connection: the provider's cursor (Google ``nextSyncToken``,
+    Graph ``deltaLink``; neither is a credential), the window it covers, outcomes, and the
+    due time of the next reconciliation check (``next_sync_at``)."""
+
+    __tablename__ = "sync_states"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    cursor: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_sync_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    next_subscribe_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_full_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_change_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SyncedEventRow(Base):
+    """A calendar event tied to a meeting, kept by bi-directional sync (R8, R12; see
+    :mod:`calgate.meetings.sync`). Only events that carry one of the account's meetings get a
+    row. ``has_content``: the sanitized fields (topic, description, organizer name and id,
+    time zone, recurrence) are sealed in the vault (owner ``synced_events``) and the times
+    are set, which happens only while the event (for a series: its current or next
+    occurrence) is within the next 30 days; otherwise the row is a link only (ids, meeting,
+    provider version), so that a later move or deletion still reaches the meeting."""
+
+    __tablename__ = "synced_events"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "event_id"),
+        Index("ix_synced_events_account_id_user_id", "account_id", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE")
+    )
+    provider: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(1024))
+    meeting_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # single | series | occurrence
+    series_event_id: Mapped[str | None] = mapped_column(String(1024))
+    original_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    provider_version: Mapped[str | None] = mapped_column(String(255))
+    provider_updated: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    has_content: Mapped[bool] = mapped_column(Boolean)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    synced_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,96 @@
+"""Subscribing after connect, a change made at the provider reaching the user's apps, and
+stopping on disconnect (R9)."""
+
+from __future__ import annotations
+
+import uuid
+
+from .conftest import changed_messages, rows, subscriptions
+from support.connect import GOOGLE_USER, MS_USER
+
+
+async def test_google_connect_subscribes_with_a_vaulted_secret_R9(connected, runtime, world):
+    cid = await connected("google")
+    subs = await subscriptions(runtime)
+    assert len(subs) == 1
+    sub = subs[0]
+    assert sub["state"] == "active"
+    assert sub["provider"] == "google"
+    channels = (await world.control.get("/_sandbox/google/channels")).json()
+    assert [c["id"] for c in channels] == [sub["external_id"]]
+    assert channels[0]["address"] == "http://testserver/webhooks/google"
+    # the first (sync) message was recognised: stored, not refused
+    assert sub["last_notification_at"] is not None
+    async with runtime.uow(readonly=True) as uow:
+        secret = await runtime.vault.get(
+            uow,
+            account_id=uuid.UUID(str(sub["account_id"])),
+            owner="subscriptions",
+            owner_id=uuid.UUID(str(sub["id"])),
+            field="secret",
+        )
+    assert secret is not None
+    assert secret.reveal() not in str(sub)
+    state = await rows(runtime, "SELECT * FROM sync_states")
+    assert len(state) == 1
+    assert state[0]["cursor"]
+    assert str(uuid.UUID(str(state[0]["connection_id"]))) == cid
+
+
+async def test_a_change_at_google_reaches_the_apps_R9(connected, runtime, world):
+    cid = await connected("google")
+    assert await changed_messages(runtime, cid) == 0  # the first sync tells nobody
+    r = await world.control.post(
+        f"/_sandbox/google/calendars/{GOOGLE_USER}/events",
+        json={
+            "summary": "Planning",
+            "start": {"dateTime": "2026-11-24T10:00:00Z"},
+            "end": {"dateTime": "2026-11-24T11:00:00Z"},
+        },
+    )
+    assert r.status_code == 201, r.text
+    await world.settle(runtime)
+    assert await changed_messages(runtime, cid) == 1
+    delivered = [d for d in await world.deliveries("google") if d["kind"] == "watch.exists"]
+    assert [d["last_status"] for d in delivered] == [200]
+
+
+async def test_a_change_at_microsoft_reaches_the_apps_R9(connected, runtime, world):
+    cid = await connected("microsoft")
+    subs = await subscriptions(runtime)
+    assert [s["state"] for s in subs] == ["active"]
+    graph = (await world.control.get("/_sandbox/microsoft/subscriptions")).json()
+    assert [g["id"] for g in graph] == [subs[0]["external_id"]]
+    assert graph[0]["lifecycleNotificationUrl"] == "http://testserver/webhooks/microsoft/lifecycle"
+    r = await world.control.post(
+        f"/_sandbox/microsoft/users/{MS_USER}/events",
+        json={
+            "subject": "Planning",
+            "start": {"dateTime": "2026-11-24T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-11-24T11:00:00", "timeZone": "UTC"},
+        },
+    )
+    assert r.status_code == 201, r.text
+    await world.settle(runtime)
+    assert await changed_messages(runtime, cid) == 1
+    notes = [d for d in await world.deliveries("microsoft") if d["kind"] == "notification"]
+    assert [d["last_status"] for d in notes] == [202]
+
+
+async def test_removal_stops_the_subscription_here_and_at_the_provider_R9(
+    connected, runtime, world, client, alice
+):
+    google = await connected("google")
+    microsoft = await connected("microsoft")
+    assert len(await subscriptions(runtime)) == 2
+    for cid in (google, microsoft):
+        r = await client.delete(
+            f"/v1/accounts/{alice.tenant.account_id}/users/{alice.user_id}/connections/{cid}",
+            headers=alice.tenant.admin,
+        )
+        assert r.status_code == 204, r.text
+    assert await subscriptions(runtime) == []
+    secrets = await rows(runtime, "SELECT * FROM vault_secrets WHERE owner = 'subscriptions'")
+    assert secrets == []
+    assert (await world.control.get("/_sandbox/google/channels")).json() == []
+    assert (await world.control.get("/_sandbox/microsoft/subscriptions")).json() == []
