@@ -4,8 +4,9 @@ DEBUG to stderr (C6 checks it). Reads its configuration as one JSON line on stdi
 file), signs in, starts the client (stream + full refresh), prints READY, waits for a
 notification-driven change, prints the table, then the audit findings as the last line.
 
-Until calgate vends credentials itself (issue #5), the connections' provider tokens come in
-the JSON (``vendor``); with ``"cli": true`` it runs ``calgate client --once`` instead.
+The connections' provider tokens come in the JSON (``vendor``) or, without it, are vended
+by calgate itself; ``wait_subject`` waits for an event with that subject instead of the next
+change. With ``"cli": true`` it runs ``calgate client`` (``argv``) instead.
 """
 
 from __future__ import annotations
@@ -47,22 +48,28 @@ async def _run_sdk(cfg: dict[str, object]) -> None:
     from calgate.client.terminal import render
     from calgate.sanitize import Platform
 
-    conns = [VendedConnection(**c) for c in cfg["vendor"]]  # type: ignore[arg-type, attr-defined]
+    # Without "vendor", the client vends from calgate itself (GET /v1/me/credentials).
+    vended = cfg.get("vendor")
+    conns = [VendedConnection(**c) for c in vended or []]  # type: ignore[arg-type, attr-defined]
 
     async def vendor(force: bool, cid: str | None) -> list[VendedConnection]:
         return conns
 
     url = str(cfg["url"])
     async with CalgateClient(
-        url, vendor=vendor, platform=Platform.of(join_bases=[f"{url}/j/"]),
+        url, vendor=vendor if vended else None, platform=Platform.of(join_bases=[f"{url}/j/"]),
         reconnect_backoff=(0.05, 0.5),
     ) as client:  # fmt: skip
         await client.sign_in(str(cfg["email"]), str(cfg["password"]))
         await client.start()
         first = client.snapshot.generation
         print("READY", flush=True)
+        wanted = cfg.get("wait_subject")  # or: the first change after READY
         async with asyncio.timeout(30):
-            await client.wait_for(lambda s: s.generation > first)
+            if wanted:
+                await client.wait_for(lambda s: any(e.subject == wanted for e in s.events))
+            else:
+                await client.wait_for(lambda s: s.generation > first)
         from datetime import UTC
 
         Console(width=200).print(render(client.snapshot, zone=UTC))
