@@ -30,6 +30,7 @@ from calgate.sanitize.wire import (
     as_str,
     parse_date,
     parse_local,
+    parse_stamp,
     person_name,
     safe_url,
 )
@@ -137,6 +138,7 @@ def sanitize_google(
         "all_day": all_day,
         "cancelled": item.get("status") == "cancelled",
         "meeting_id": meeting_id,
+        "updated": parse_stamp(item.get("updated")),
         "subject": clip(item.get("summary")),
         "description": plain_text(raw_body),
     }

@@ -29,7 +29,15 @@ from calgate.sanitize.platform import Platform
 from calgate.sanitize.recurrence import graph_rrule
 from calgate.sanitize.tags import GRAPH_MEETING_PROPERTY_ID
 from calgate.sanitize.text import MAX_SCAN, MAX_SHORT, clip, plain_text
-from calgate.sanitize.wire import as_dict, as_list, as_str, parse_local, person_name, safe_url
+from calgate.sanitize.wire import (
+    as_dict,
+    as_list,
+    as_str,
+    parse_local,
+    parse_stamp,
+    person_name,
+    safe_url,
+)
 
 __all__ = ["sanitize_graph"]
 
@@ -156,6 +164,7 @@ def sanitize_graph(
         "all_day": item.get("isAllDay") is True,
         "cancelled": item.get("isCancelled") is True,
         "meeting_id": meeting_id,
+        "updated": parse_stamp(item.get("lastModifiedDateTime")),
         "subject": clip(item.get("subject")),
         "description": plain_text(raw_body, html=as_str(body.get("contentType")) == "html"),
     }

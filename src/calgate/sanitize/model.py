@@ -73,6 +73,7 @@ class SanitizedEvent:
     all_day: bool = False
     cancelled: bool = False
     meeting_id: str = ""  # the platform meeting this event carries, if any
+    updated: datetime | None = None  # the provider's last-modified time (ordering changes)
     subject: str = field(default="", repr=False)
     description: str = field(default="", repr=False)  # plain text, clipped
     # APP (C5) only

@@ -20,6 +20,7 @@ __all__ = [
     "looks_like_address",
     "parse_date",
     "parse_local",
+    "parse_stamp",
     "person_name",
     "safe_url",
     "zone",
@@ -89,6 +90,19 @@ def parse_local(text: str, zone_name: str, what: str) -> datetime:
             raise UnusableEvent(f"{what} has an unknown time zone")
         value = value.replace(tzinfo=tz)
     return value.astimezone(UTC)
+
+
+def parse_stamp(value: object) -> datetime | None:
+    """A provider's modification time (Google ``updated``, Graph ``lastModifiedDateTime``)
+    as aware UTC; None when absent or unreadable (it orders changes, it is not content)."""
+    text = as_str(value)
+    if not text:
+        return None
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return stamp.astimezone(UTC) if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
 
 
 def parse_date(text: str, what: str) -> datetime:
