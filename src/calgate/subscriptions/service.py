@@ -7,7 +7,9 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
 
 from calgate.clock import Clock
 from calgate.connections import Connections
@@ -16,6 +18,7 @@ from calgate.connectors.registry import connector_class
 from calgate.domain.connections import Connection
 from calgate.jobs.queue import JobQueue
 from calgate.notify.hub import NotificationHub
+from calgate.persistence.tables import SubscriptionRow, SyncStateRow
 from calgate.persistence.uow import SqlUnitOfWork, UnitOfWorkFactory
 from calgate.settings import Settings
 from calgate.subscriptions import store
@@ -28,7 +31,7 @@ from calgate.sync.changes import ChangeConsumers
 from calgate.sync.service import SyncService
 from calgate.vault.base import CredentialVault
 
-__all__ = ["ENSURE_KIND", "RENEW_KIND", "PushServices", "ReconcileReport"]
+__all__ = ["ENSURE_KIND", "RENEW_KIND", "PushServices", "PushStatus", "ReconcileReport"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,22 @@ class ReconcileReport:
     renewals: int = 0
     orphans: int = 0
     inbox_purged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PushStatus:
+    """A connection's change notifications, for admins."""
+
+    subscription_state: str | None = None
+    subscription_expires_at: datetime | None = None
+    subscription_renews_at: datetime | None = None
+    subscription_error: str | None = None
+    last_notification_at: datetime | None = None
+    last_sync_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_change_at: datetime | None = None
+    sync_error: str | None = None
+    next_check_at: datetime | None = None
 
 
 class PushServices:
@@ -166,6 +185,46 @@ class PushServices:
         if subscribes or renewals or orphans:
             log.info("change notifications sweep: %s", report)
         return report
+
+    async def status(
+        self, account_id: uuid.UUID, connection_ids: list[uuid.UUID]
+    ) -> dict[uuid.UUID, PushStatus]:
+        """Subscription and sync state of these connections of ``account_id``."""
+        if not connection_ids:
+            return {}
+        out: dict[uuid.UUID, PushStatus] = {}
+        async with self._uow(readonly=True) as uow:
+            subs = await uow.session.scalars(
+                select(SubscriptionRow)
+                .where(
+                    SubscriptionRow.account_id == account_id,
+                    SubscriptionRow.connection_id.in_(connection_ids),
+                )
+                .order_by(SubscriptionRow.created_at)
+            )
+            newest = {row.connection_id: row for row in subs.all()}  # the latest wins
+            states = await uow.session.scalars(
+                select(SyncStateRow).where(
+                    SyncStateRow.account_id == account_id,
+                    SyncStateRow.connection_id.in_(connection_ids),
+                )
+            )
+            syncs = {row.connection_id: row for row in states.all()}
+            for cid in connection_ids:  # read inside the unit of work: rows expire after
+                sub, st = newest.get(cid), syncs.get(cid)
+                out[cid] = PushStatus(
+                    subscription_state=sub.state if sub else None,
+                    subscription_expires_at=sub.expires_at if sub else None,
+                    subscription_renews_at=sub.renew_at if sub else None,
+                    subscription_error=sub.last_error if sub else None,
+                    last_notification_at=sub.last_notification_at if sub else None,
+                    last_sync_at=st.last_sync_at if st else None,
+                    last_success_at=st.last_success_at if st else None,
+                    last_change_at=st.last_change_at if st else None,
+                    sync_error=st.last_error if st else None,
+                    next_check_at=st.next_sync_at if st else None,
+                )
+        return out
 
     async def run_sync(self, connection_id: uuid.UUID, reason: str) -> None:
         await self.sync.run(connection_id, reason=reason)

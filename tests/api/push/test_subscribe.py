@@ -94,3 +94,21 @@ async def test_removal_stops_the_subscription_here_and_at_the_provider_R9(
     assert secrets == []
     assert (await world.control.get("/_sandbox/google/channels")).json() == []
     assert (await world.control.get("/_sandbox/microsoft/subscriptions")).json() == []
+
+
+async def test_admins_see_subscription_and_sync_state_R9(connected, runtime, client, alice):
+    cid = await connected("google")
+    r = await client.get(
+        f"/v1/accounts/{alice.tenant.account_id}/users/{alice.user_id}/connections",
+        headers=alice.tenant.admin,
+    )
+    assert r.status_code == 200, r.text
+    (listed,) = r.json()
+    assert listed["id"].replace("-", "") == cid.replace("-", "")
+    status = listed["notifications"]
+    assert status["subscription_state"] == "active"
+    assert status["subscription_expires_at"] > status["subscription_renews_at"]
+    assert status["last_notification_at"] is not None  # the channel's first message
+    assert status["last_success_at"] is not None
+    assert status["sync_error"] is None
+    assert status["next_check_at"] > status["last_success_at"]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, status
 
 from calgate.api.deps import PrincipalDep, RuntimeDep, UowDep
 from calgate.api.routes.connection_schemas import AppIn, AppOut, ConnectionOut
+from calgate.api.routes.push_schemas import NotificationsOut
 from calgate.connections.apps import supported
 from calgate.services.tenancy import require_account_admin
 from calgate.vault.base import Secret
@@ -33,7 +34,11 @@ async def list_user_connections(
 ) -> list[ConnectionOut]:
     await runtime.connections.user_exists(principal, account_id, user_id)
     items = await runtime.connections.list_for(principal, account_id, user_id)
-    return [ConnectionOut.of(i) for i in items]
+    push = await runtime.push.status(account_id, [i.connection.id for i in items])
+    out = [ConnectionOut.of(i) for i in items]
+    for item in out:
+        item.notifications = NotificationsOut.of(push[item.id])
+    return out
 
 
 @router.delete(

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator
 
+from calgate.api.routes.push_schemas import NotificationsOut
 from calgate.connections.apps import AppRegistration
 from calgate.connections.service import ConnectionListing
 from calgate.domain.calendar import Attendee, AttendeeResponse, Event, StoredEvent, When
@@ -78,6 +79,11 @@ class ConnectionOut(BaseModel):
     created_at: datetime
     last_refreshed_at: datetime | None
     last_used_at: datetime | None
+    notifications: NotificationsOut | None = Field(
+        default=None,
+        description="Change notifications: subscription state and expiry, last notification, "
+        "last sync and the next reconciliation check (the admin listing only).",
+    )
 
     @classmethod
     def of(cls, item: ConnectionListing) -> ConnectionOut:
