@@ -180,6 +180,9 @@ async def _run_server(
             port=port,
             log_config=None,
             access_log=True,
+            # Notifications are a few hundred bytes: per-message deflate would cost each
+            # idle stream its compression buffers for nothing.
+            ws_per_message_deflate=False,
             proxy_headers=behind_proxy,
             forwarded_allow_ips=",".join(settings.trusted_proxies) if behind_proxy else None,
             ssl_context_factory=(lambda _cfg, _default: ssl_ctx) if ssl_ctx else None,
