@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -373,11 +374,14 @@ async def _latency(
                 pending = sent.get(message["data"]["connection_id"])
                 if pending:
                     latencies.append(time.perf_counter() - pending.pop(0))
+                    if len(latencies) >= total:
+                        all_in.set()
 
     listeners = [asyncio.create_task(listen(ws)) for ws in clients]
+    total = int(rate * seconds)
+    all_in = asyncio.Event()
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
     async with httpx.AsyncClient(timeout=30) as http:
-        total = int(rate * seconds)
         began = time.perf_counter()
         for n in range(total):
             due = began + n / rate
@@ -395,9 +399,8 @@ async def _latency(
                 },
             )
             r.raise_for_status()
-        deadline = time.monotonic() + 10
-        while len(latencies) < total and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_in.wait(), 10)
     for task in listeners:
         task.cancel()
     await asyncio.gather(*(ws.close() for ws in clients), return_exceptions=True)
