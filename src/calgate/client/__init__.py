@@ -10,10 +10,13 @@ written to disk, nothing survives the process.
 
 from calgate.client.core import CalgateClient, Vendor
 from calgate.client.errors import (
+    CalendarReadOnly,
     ClientError,
+    EventNotWritten,
     ProviderBusy,
     ProviderError,
     ProviderUnauthorized,
+    ScheduleRefused,
     ServerUnreachable,
     SessionExpired,
     SignInFailed,
@@ -28,16 +31,21 @@ from calgate.client.state import (
     Timer,
     jittered,
 )
+from calgate.client.tagging import ScheduledMeeting
 
 __all__ = [
     "AsyncioTimer",
+    "CalendarReadOnly",
     "CalgateClient",
     "ClientError",
     "ConnectionState",
     "Entry",
+    "EventNotWritten",
     "ProviderBusy",
     "ProviderError",
     "ProviderUnauthorized",
+    "ScheduleRefused",
+    "ScheduledMeeting",
     "ServerUnreachable",
     "Session",
     "SessionExpired",

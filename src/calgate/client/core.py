@@ -16,7 +16,7 @@ import contextlib
 import logging
 import random
 import ssl
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
@@ -24,7 +24,9 @@ from typing import Any
 import httpx
 
 from calgate.client.errors import (
+    CalendarReadOnly,
     ClientError,
+    EventNotWritten,
     ProviderBusy,
     ProviderError,
     ProviderUnauthorized,
@@ -43,6 +45,7 @@ from calgate.client.state import (
     Timer,
     jittered,
 )
+from calgate.client.tagging import ScheduledMeeting, write_event
 from calgate.clock import Clock, SystemClock
 from calgate.sanitize import Platform, SanitizedEvent
 
@@ -325,6 +328,57 @@ class CalgateClient:
         if renewed.status == "reauth_required" or not renewed.access_token:
             raise ProviderUnauthorized(f"connection {conn.id} needs to be reconnected")
         return renewed
+
+    # scheduling (R11, R13) ------------------------------------------------------------------
+    async def schedule_and_tag(
+        self,
+        fields: Mapping[str, Any],
+        *,
+        tag: bool = True,
+        connection_id: str | None = None,
+        event_id: str | None = None,
+    ) -> ScheduledMeeting:
+        """Schedule a meeting with the R11 ``fields`` (``POST /v1/meetings``, with this
+        app's session) and, with ``tag``, write its calendar event at the provider carrying
+        calgate's tag, the join link and the invitation (:mod:`calgate.client.tagging`), or
+        tag the existing ``event_id``. With read-only calendar access (the policy) this
+        refuses before anything is scheduled (`CalendarReadOnly`). A failed event write
+        raises `EventNotWritten` carrying the scheduled meeting."""
+        target: VendedConnection | None = None
+        if tag:
+            vended = [
+                c
+                for c in await self._vendor(False, connection_id)
+                if c.access_token and (connection_id is None or c.id == connection_id)
+            ]
+            if not vended:
+                raise ProviderError("no connected calendar to write the meeting's event to")
+            target = next((c for c in vended if c.can_write), None)
+            if target is None:
+                raise CalendarReadOnly(
+                    "your calendar access is read-only (your administrator's policy): the "
+                    "meeting's event cannot be written"
+                )
+        try:
+            body = await self.api.create_meeting(await self._session_token(), fields)
+        except SessionExpired:
+            body = await self.api.create_meeting(await self._session_token(True), fields)
+        if target is None:
+            return ScheduledMeeting.of(body)
+        try:
+            try:
+                written = await write_event(self.http, target, body, event_id=event_id)
+            except ProviderUnauthorized:
+                target = await self._revend(target)
+                written = await write_event(self.http, target, body, event_id=event_id)
+        except ProviderError as exc:
+            raise EventNotWritten(
+                f"meeting {body['id']} was scheduled, but its event was not written: {exc.detail}",
+                meeting=ScheduledMeeting.of(body),
+            ) from None
+        return ScheduledMeeting.of(
+            body, event_id=written, connection_id=target.id, provider=target.provider
+        )
 
     # notifications -----------------------------------------------------------------------
     async def _on_notification(self, kind: str, data: dict[str, Any]) -> None:

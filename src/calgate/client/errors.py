@@ -6,10 +6,13 @@ from __future__ import annotations
 from calgate.errors import CalgateError
 
 __all__ = [
+    "CalendarReadOnly",
     "ClientError",
+    "EventNotWritten",
     "ProviderBusy",
     "ProviderError",
     "ProviderUnauthorized",
+    "ScheduleRefused",
     "ServerUnreachable",
     "SessionExpired",
     "SignInFailed",
@@ -46,3 +49,27 @@ class ProviderBusy(ProviderError):
     def __init__(self, detail: str, *, retry_after: float | None = None) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class ScheduleRefused(ClientError):
+    """calgate refused to schedule (422: a field R11 does not allow, or a bad value;
+    ``fields`` names them)."""
+
+    def __init__(self, detail: str, *, status: int, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.fields = fields
+
+
+class CalendarReadOnly(ClientError):
+    """The policy lets this user read their calendar only: calgate's app does not write
+    the meeting's event (R7)."""
+
+
+class EventNotWritten(ClientError):
+    """The meeting was scheduled but its calendar event could not be written; ``meeting``
+    holds the scheduled meeting so that nothing is lost."""
+
+    def __init__(self, detail: str, *, meeting: object) -> None:
+        super().__init__(detail)
+        self.meeting = meeting

@@ -15,7 +15,12 @@ from typing import Any
 
 import httpx
 
-from calgate.client.errors import ServerUnreachable, SessionExpired, SignInFailed
+from calgate.client.errors import (
+    ScheduleRefused,
+    ServerUnreachable,
+    SessionExpired,
+    SignInFailed,
+)
 
 __all__ = ["DEFAULT_API_BASES", "ServiceApi", "Session", "VendedConnection", "parse_vend"]
 
@@ -45,6 +50,11 @@ class VendedConnection:
     api_base_url: str
     access_token: str = field(default="", repr=False)
     expires_at: datetime | None = None
+    calendar_access: str = ""  # what the policy lets the token do: read | read_write | none
+
+    @property
+    def can_write(self) -> bool:
+        return self.calendar_access == "read_write"
 
 
 def _str(obj: Mapping[str, Any], *names: str) -> str:
@@ -67,7 +77,8 @@ def _when(value: object) -> datetime | None:
 
 def parse_vend(body: object) -> list[VendedConnection]:
     """The vending response: ``{"connections": [{"connection_id" (or "id"), "provider",
-    "status", "access_token", "expires_at", "api_base_url"}, …]}`` (a bare list too). A
+    "status", "access_token", "expires_at", "api_base_url", "permissions"}, …]}`` (a bare
+    list too). A
     connection without a token is kept with its status, so the app can say why."""
     items = body.get("connections") if isinstance(body, dict) else body
     out: list[VendedConnection] = []
@@ -81,6 +92,8 @@ def parse_vend(body: object) -> list[VendedConnection]:
         if not cid or not provider:
             continue
         token = _str(raw, "access_token") or _str(creds, "access_token")
+        permissions = raw.get("permissions")
+        access = _str(permissions, "calendar") if isinstance(permissions, dict) else ""
         out.append(
             VendedConnection(
                 id=cid,
@@ -91,6 +104,7 @@ def parse_vend(body: object) -> list[VendedConnection]:
                 ).rstrip("/"),
                 access_token=token,
                 expires_at=_when(raw.get("expires_at") or creds.get("expires_at")),
+                calendar_access=access,
             )
         )
     return out
@@ -165,3 +179,40 @@ class ServiceApi:
             ) from None
         log.info("vended credentials for %d connection(s)", len(connections))
         return connections
+
+    async def create_meeting(self, token: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /v1/meetings`` with the R11 fields as given (calgate refuses any other
+        field with 422, naming it): the meeting with its join link, passcode, invitation."""
+        r = await self._request("POST", "/v1/meetings", token=token, json=dict(fields))
+        if r.status_code == 401:
+            raise SessionExpired(f"calgate refused the session: {_problem(r)}")
+        if r.status_code != 201:
+            if 400 <= r.status_code < 500:
+                raise ScheduleRefused(
+                    f"calgate refused the meeting: {_problem(r)}",
+                    status=r.status_code,
+                    fields=_problem_fields(r),
+                )
+            raise ServerUnreachable(f"scheduling failed: {_problem(r)}")
+        try:
+            body = r.json()
+        except ValueError:
+            raise ServerUnreachable("scheduling answered something else than JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("id"), int):
+            raise ServerUnreachable("scheduling answered without a meeting")
+        log.info("scheduled meeting %s", body["id"])
+        return body
+
+
+def _problem_fields(response: httpx.Response) -> tuple[str, ...]:
+    """The field names a 422 problem names (calgate never echoes their values)."""
+    try:
+        errors = response.json().get("errors")
+    except (ValueError, AttributeError):
+        return ()
+    names: list[str] = []
+    for item in errors if isinstance(errors, list) else []:
+        name = item.get("field") if isinstance(item, dict) else None
+        if isinstance(name, str) and name:
+            names.append(name)
+    return tuple(names)
