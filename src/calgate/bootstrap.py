@@ -32,6 +32,13 @@ from calgate.jobs.metrics import JobMetrics
 from calgate.meetings import MeetingService, SchedulingAuthenticator, TrustService
 from calgate.meetings.compose import build_meetings
 from calgate.meetings.jobs import register_meeting_jobs
+from calgate.meetings.sync import (
+    MeetingSync,
+    SyncedEventStore,
+    SyncPolicyHook,
+    build_meeting_sync,
+    register_sync_jobs,
+)
 from calgate.metrics import Metrics
 from calgate.notify.bus import create_bus
 from calgate.notify.hub import COALESCED_KIND, NotificationHub, publish_coalesced_job
@@ -129,6 +136,7 @@ def register_jobs(registry: JobRegistry) -> None:
     registry.schedule("purge", PURGE, every=timedelta(hours=1))
     registry.register(COALESCED_KIND, publish_coalesced_job, max_attempts=5)
     register_meeting_jobs(registry)
+    register_sync_jobs(registry)
     register_connection_jobs(registry)
     register_push_jobs(registry)
 
@@ -159,6 +167,7 @@ class Runtime:
     connections: Connections
     push: PushServices
     sync_consumers: ChangeConsumers
+    meeting_sync: MeetingSync
     secrets: DevSecrets = field(repr=False)
     _owns_http: bool = True
 
@@ -294,6 +303,18 @@ async def build_runtime(
     connections.removals.hooks.append(push.subscriptions.on_removed)
     tenancy.user_deletion_hooks.append(push.subscriptions.forget_user)
     meeting_parts = build_meetings(settings, clock=clock, http=http, audit=audit, auth=auth)
+    meeting_sync = build_meeting_sync(
+        settings=settings,
+        uow=uow,
+        meetings=meeting_parts.meetings,
+        vault=vault,
+        connections=connections,
+        clock=clock,
+    )
+    push.consumers.register(meeting_sync)
+    connections.removals.hooks.append(meeting_sync.on_connection_removed)
+    tenancy.user_deletion_hooks.append(meeting_sync.forget_user)
+    tenancy.policy_change_tx_hooks.append(SyncPolicyHook(store=SyncedEventStore(vault), jobs=jobs))
     return Runtime(
         settings=settings,
         clock=clock,
@@ -317,6 +338,7 @@ async def build_runtime(
         connections=connections,
         push=push,
         sync_consumers=push.consumers,
+        meeting_sync=meeting_sync,
         secrets=dev,
         _owns_http=owns_http,
     )

@@ -11,6 +11,7 @@ the change really replaced.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -65,8 +66,16 @@ class Tenancy:
         # Told (after the commit) that users' effective policies in an account may have
         # changed, e.g. to drop cached views of them: (account_id).
         self.policy_change_hooks: list[Callable[[uuid.UUID], None]] = []
+        # Run inside the same transaction, just before it commits, when users' effective
+        # policies in an account may have changed (e.g. deleting synced events when
+        # bi-directional sync is turned off, R8): (uow, account_id).
+        self.policy_change_tx_hooks: list[
+            Callable[[SqlUnitOfWork, uuid.UUID], Awaitable[None]]
+        ] = []
 
     def _policies_changed(self, uow: SqlUnitOfWork, account_id: uuid.UUID) -> None:
+        for tx_hook in self.policy_change_tx_hooks:
+            uow.before_commit(functools.partial(tx_hook, uow, account_id))
         hooks = list(self.policy_change_hooks)
 
         async def notify() -> None:
