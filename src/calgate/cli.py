@@ -514,6 +514,22 @@ def client(
     verbose: Annotated[
         bool, typer.Option("--verbose", help="Log (ids and counts only) to stderr.")
     ] = False,
+    ipc: Annotated[
+        bool,
+        typer.Option(
+            "--ipc",
+            help="Serve the local plugin endpoint (JSON-RPC 2.0 over a private Unix socket, "
+            "mode 0600) so that an Outlook plugin schedules meetings through this app "
+            "(R13); see examples/outlook_plugin.py.",
+        ),
+    ] = False,
+    ipc_socket: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to serve it (default $XDG_RUNTIME_DIR/calgate/client.sock, else "
+            "<tmp>/calgate-<uid>/client.sock; its directory must be private)."
+        ),
+    ] = None,
 ) -> None:
     """The reference client app: sign in, show your upcoming meetings with their join
     links, and follow changes live (Ctrl-C to quit).
@@ -526,6 +542,8 @@ def client(
 
     from calgate.client.terminal import TerminalOptions, configure_client_logging, run_terminal
 
+    if ipc and once:
+        raise ConfigurationError("--ipc serves plugins while the app runs: drop --once")
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -542,6 +560,8 @@ def client(
         websocket=websocket,
         join_bases=tuple(join_base or ()),
         platform_rooms=tuple(platform_room or ()),
+        ipc=ipc,
+        ipc_socket=ipc_socket,
     )
     asyncio.run(run_terminal(options, password, out))
 

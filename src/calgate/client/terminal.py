@@ -13,6 +13,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from pathlib import Path
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -21,6 +22,7 @@ from rich.text import Text
 from tzlocal import get_localzone
 
 from calgate.client.core import CalgateClient
+from calgate.client.ipc import IpcServer
 from calgate.client.state import Snapshot, Status
 from calgate.logging import RedactionFilter
 from calgate.sanitize import Platform
@@ -45,6 +47,8 @@ class TerminalOptions:
     websocket: bool = True
     join_bases: tuple[str, ...] = ()
     platform_rooms: tuple[str, ...] = ()
+    ipc: bool = False  # serve the plugin endpoint (R13, calgate.client.ipc)
+    ipc_socket: Path | None = None
 
 
 def configure_client_logging(verbose: bool) -> None:
@@ -116,22 +120,35 @@ async def run_terminal(options: TerminalOptions, password: str, console: Console
     ) as client:
         await client.sign_in(options.email, password)
         del password
-        if options.once:
-            snap = await client.refresh_all()
-            console.print(render(snap, zone=zone))
+        if options.ipc:
+            async with IpcServer(
+                lambda fields: client.schedule_and_tag(fields, tag=False), options.ipc_socket
+            ) as ipc:
+                print(f"plugin endpoint: {ipc.path}", file=sys.stderr, flush=True)
+                await _show(client, options, console, zone)
             return
-        with Live(
-            render(client.snapshot, zone=zone, title="calgate — signing in"),
-            console=console,
-            refresh_per_second=4,
-            transient=False,
-        ) as live:
+        await _show(client, options, console, zone)
 
-            def redraw(snap: Snapshot) -> None:
-                live.update(render(snap, zone=zone, transport=client.stream_transport))
 
-            client.on_change(redraw)
-            await client.start()
-            while True:  # until Ctrl-C; the stream state can change without a snapshot
-                await asyncio.sleep(1)
-                redraw(client.snapshot)
+async def _show(
+    client: CalgateClient, options: TerminalOptions, console: Console, zone: tzinfo
+) -> None:
+    if options.once:
+        snap = await client.refresh_all()
+        console.print(render(snap, zone=zone))
+        return
+    with Live(
+        render(client.snapshot, zone=zone, title="calgate — signing in"),
+        console=console,
+        refresh_per_second=4,
+        transient=False,
+    ) as live:
+
+        def redraw(snap: Snapshot) -> None:
+            live.update(render(snap, zone=zone, transport=client.stream_transport))
+
+        client.on_change(redraw)
+        await client.start()
+        while True:  # until Ctrl-C; the stream state can change without a snapshot
+            await asyncio.sleep(1)
+            redraw(client.snapshot)
