@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
+import orjson
 
 from calgate.connectors import oauth
 from calgate.connectors.errors import (
@@ -148,7 +149,7 @@ class GoogleClient:
         if response.status_code == 204 or not response.content:
             return None
         try:
-            return response.json()
+            return orjson.loads(response.content)  # a sync page is megabytes: parse fast
         except ValueError as exc:
             raise ConnectorError("google answered with a body that is not JSON") from exc
 

@@ -3,6 +3,8 @@ Pure functions."""
 
 from __future__ import annotations
 
+import functools
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote, unquote
@@ -35,8 +37,15 @@ _RESPONSES = {
 _TO_GOOGLE = {v: k for k, v in _RESPONSES.items()}
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")  # what quote() leaves as it is
+
+
+def _quoted(value: str) -> str:
+    return value if _UNRESERVED.fullmatch(value) else quote(value, safe="")
+
+
 def event_href(calendar_id: str, event_id: str) -> str:
-    return f"calendars/{quote(calendar_id, safe='')}/events/{quote(event_id, safe='')}"
+    return f"calendars/{_quoted(calendar_id)}/events/{_quoted(event_id)}"
 
 
 def parse_href(href: str) -> tuple[str, str]:
@@ -47,6 +56,7 @@ def parse_href(href: str) -> tuple[str, str]:
     return unquote(parts[1]), unquote(parts[3])
 
 
+@functools.lru_cache(maxsize=256)
 def _zone(name: str | None) -> str:
     if not name:
         return "UTC"
@@ -108,10 +118,14 @@ def event_from_google(item: dict[str, Any], calendar_zone: str | None = None) ->
 
 
 def stored_from_google(
-    calendar_id: str, item: dict[str, Any], calendar_zone: str | None = None
+    calendar_id: str,
+    item: dict[str, Any],
+    calendar_zone: str | None = None,
+    *,
+    href: str | None = None,
 ) -> StoredEvent:
     return StoredEvent(
-        ItemRef(event_href(calendar_id, str(item["id"])), str(item.get("etag", ""))),
+        ItemRef(href or event_href(calendar_id, str(item["id"])), str(item.get("etag", ""))),
         event_from_google(item, calendar_zone),
     )
 

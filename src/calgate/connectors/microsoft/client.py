@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+import orjson
 
 from calgate.connectors import oauth
 from calgate.connectors.errors import (
@@ -119,6 +120,6 @@ class MicrosoftClient:
         if response.status_code == 204 or not response.content:
             return None
         try:
-            return response.json()
+            return orjson.loads(response.content)  # delta pages are large: parse fast
         except ValueError as exc:
             raise ConnectorError("microsoft answered with a body that is not JSON") from exc
