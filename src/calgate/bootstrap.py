@@ -270,7 +270,11 @@ async def build_runtime(
         )
     metrics = metrics or Metrics()
     metrics.build_info.labels(__version__).set(1)
-    uow = UnitOfWorkFactory(create_sessionmaker(engine), create_sessionmaker(engine, readonly=True))
+    uow = UnitOfWorkFactory(
+        create_sessionmaker(engine),
+        create_sessionmaker(engine, readonly=True),
+        serialize_writes=settings.is_sqlite,
+    )
     job_registry = JobRegistry()
     register_jobs(job_registry)
     jobs = JobQueue(job_registry, clock)

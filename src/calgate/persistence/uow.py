@@ -11,13 +11,15 @@ job runner), so nothing is announced for a transaction that rolled back.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from calgate.errors import ServiceUnavailable
 from calgate.persistence.db import AsyncSession
 from calgate.persistence.repositories import (
     AccountRepository,
@@ -27,7 +29,7 @@ from calgate.persistence.repositories import (
     UserRepository,
 )
 
-__all__ = ["CommitHook", "SqlUnitOfWork", "UnitOfWorkFactory"]
+__all__ = ["CommitHook", "SqlUnitOfWork", "UnitOfWorkFactory", "WriteLock"]
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +43,17 @@ class SqlUnitOfWork:
     api_keys: ApiKeyRepository
     audit: AuditRepository
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        write_lock: WriteLock | None = None,
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._session: AsyncSession | None = None
         self._before_commit: list[CommitHook] = []
         self._after_commit: list[CommitHook] = []
+        self._write_lock = write_lock
+        self._holds_lock = False
 
     @property
     def session(self) -> AsyncSession:
@@ -54,6 +62,8 @@ class SqlUnitOfWork:
         return self._session
 
     async def __aenter__(self) -> Self:
+        if self._write_lock is not None:
+            self._holds_lock = await self._write_lock.acquire()
         self._session = self._sessionmaker()
         s = self._session
         self.accounts = AccountRepository(s)
@@ -77,6 +87,13 @@ class SqlUnitOfWork:
         finally:
             await session.close()
             self._session = None
+            self._release()
+
+    def _release(self) -> None:
+        if self._holds_lock:
+            self._holds_lock = False
+            assert self._write_lock is not None
+            self._write_lock.release()
 
     def before_commit(self, hook: CommitHook) -> None:
         """Run ``hook`` inside the transaction right before the next commit; if it raises,
@@ -92,6 +109,7 @@ class SqlUnitOfWork:
         while self._before_commit:
             await self._before_commit.pop(0)()
         await self.session.commit()
+        self._release()  # committed: other writers may go while the hooks run
         hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             try:
@@ -105,14 +123,52 @@ class SqlUnitOfWork:
         await self.session.rollback()
 
 
+class WriteLock:
+    """Serialises one process's write transactions on SQLite, which has a single writer
+    anyway: writers then queue here, in order, instead of in SQLite's busy handler (which
+    polls with sleeps of up to 100 ms and made the tail latency of every write path). The
+    task already holding it does not wait for itself (a nested unit of work goes to
+    SQLite's own lock as before), and waiting is bounded like SQLite's busy timeout."""
+
+    def __init__(self, timeout: float = 30.0) -> None:
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[Any] | None = None
+        self._timeout = timeout
+
+    async def acquire(self) -> bool:
+        """True when acquired (release it); False when this task holds it already."""
+        task = asyncio.current_task()
+        if task is not None and task is self._owner:
+            return False
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise ServiceUnavailable("the database is busy; try again shortly") from None
+        self._owner = task
+        return True
+
+    def release(self) -> None:
+        self._owner = None
+        self._lock.release()
+
+
 class UnitOfWorkFactory:
-    """Makes units of work: read-write by default, ``readonly=True`` for pure reads."""
+    """Makes units of work: read-write by default, ``readonly=True`` for pure reads. With
+    ``serialize_writes`` (embedded SQLite), write units of work queue on one lock."""
 
     def __init__(
-        self, writer: async_sessionmaker[AsyncSession], reader: async_sessionmaker[AsyncSession]
+        self,
+        writer: async_sessionmaker[AsyncSession],
+        reader: async_sessionmaker[AsyncSession],
+        *,
+        serialize_writes: bool = False,
     ) -> None:
         self._writer = writer
         self._reader = reader
+        self._write_lock = WriteLock() if serialize_writes else None
 
     def __call__(self, *, readonly: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._reader if readonly else self._writer)
+        if readonly:
+            return SqlUnitOfWork(self._reader)
+        return SqlUnitOfWork(self._writer, self._write_lock)

@@ -40,6 +40,7 @@ RENEW_KIND = "subscriptions.renew"
 _BATCH = 500
 _PROVIDERS = ("google", "microsoft")
 _GUARD = timedelta(minutes=5)
+_PURGE = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +178,15 @@ class PushServices:
                 renewals += 1
             await uow.commit()
         orphans = await self.subscriptions.drop_orphans()
-        async with self._uow() as uow:
-            keep = timedelta(hours=self._settings.notification_retention_hours)
-            purged = await store.purge_inbox(uow.session, before=now - keep)
-            await uow.commit()
+        keep = timedelta(hours=self._settings.notification_retention_hours)
+        purged = 0
+        while True:  # in batches, one short transaction each
+            async with self._uow() as uow:
+                deleted = await store.purge_inbox(uow.session, before=now - keep, batch=_PURGE)
+                await uow.commit()
+            purged += deleted
+            if deleted < _PURGE:
+                break
         report = ReconcileReport(syncs, subscribes, renewals, orphans, purged)
         if subscribes or renewals or orphans:
             log.info("change notifications sweep: %s", report)

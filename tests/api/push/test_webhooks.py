@@ -165,3 +165,19 @@ async def test_a_burst_for_one_connection_becomes_one_sync_and_one_message_R9(
 
     # nothing changed at the provider: the sync finds nothing and tells nobody
     assert await changed_messages(runtime, cid) == 0
+
+
+async def test_the_inbox_is_purged_after_the_retention(connected, runtime, client, clock):
+    await connected("google")
+    (sub,) = await subscriptions(runtime)
+    good = await secret_of(runtime, sub)
+    for number in range(200, 205):
+        headers = await google_headers(sub, token=good, number=number)
+        assert (await client.post("/webhooks/google", headers=headers)).status_code == 200
+    from .conftest import rows
+
+    assert len(await rows(runtime, "SELECT id FROM webhook_inbox")) >= 5
+    clock.advance(hours=runtime.settings.notification_retention_hours + 1)
+    report = await runtime.push.reconcile()
+    assert report.inbox_purged >= 5
+    assert await rows(runtime, "SELECT id FROM webhook_inbox") == []
