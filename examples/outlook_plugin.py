@@ -24,7 +24,6 @@ import json
 import os
 import socket
 import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,8 @@ def default_socket() -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and Path(runtime).is_dir():
         return Path(runtime) / "calgate" / "client.sock"
-    return Path(tempfile.gettempdir()) / f"calgate-{os.getuid()}" / "client.sock"
+    tmp = next((v for v in map(os.environ.get, ("TMPDIR", "TEMP", "TMP")) if v), "/tmp")  # noqa: S108
+    return Path(tmp) / f"calgate-{os.getuid()}" / "client.sock"
 
 
 def call(path: Path, method: str, params: dict[str, Any], timeout: float = 30) -> Any:

@@ -34,7 +34,6 @@ import os
 import socket
 import stat
 import struct
-import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -162,7 +161,9 @@ def default_socket_path() -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and Path(runtime).is_dir():
         return Path(runtime) / "calgate" / SOCKET_NAME
-    return Path(tempfile.gettempdir()) / f"calgate-{os.getuid()}" / SOCKET_NAME
+    # Not tempfile.gettempdir(): it probes the directory by writing a file (C1).
+    tmp = next((v for v in map(os.environ.get, ("TMPDIR", "TEMP", "TMP")) if v), "/tmp")  # noqa: S108
+    return Path(tmp) / f"calgate-{os.getuid()}" / SOCKET_NAME
 
 
 def _private_dir(directory: Path) -> bool:
