@@ -44,7 +44,7 @@ _READ_SCOPES = _WRITE_SCOPES | {
 _PAGE = "2500"
 
 
-_CHUNK = 64
+_CHUNK = 256
 
 
 def _in_chunks(

@@ -69,12 +69,35 @@ def _zone(name: str | None) -> str:
 
 def _when(value: dict[str, Any], fallback_zone: str | None) -> When:
     if "date" in value:
-        return When(day=date.fromisoformat(value["date"]))
-    at = datetime.fromisoformat(value["dateTime"])
-    zone = _zone(value.get("timeZone") or fallback_zone)
+        return _day(value["date"])
+    return _moment(value["dateTime"], value.get("timeZone") or fallback_zone)
+
+
+# Calendars repeat the same few hundred times and people over and over: the (immutable)
+# values are shared instead of rebuilt for every event of a large sync.
+@functools.lru_cache(maxsize=8192)
+def _day(text: str) -> When:
+    return When(day=date.fromisoformat(text))
+
+
+@functools.lru_cache(maxsize=8192)
+def _moment(text: str, zone_name: str | None) -> When:
+    at = datetime.fromisoformat(text)
+    zone = _zone(zone_name)
     if at.tzinfo is None:
         at = at.replace(tzinfo=ZoneInfo(zone))
     return When(at=at.astimezone(UTC), time_zone=zone)
+
+
+@functools.lru_cache(maxsize=8192)
+def _attendee(email: str, name: str, optional: bool, resource: bool, response: str) -> Attendee:
+    return Attendee(
+        email=email.lower(),
+        name=name,
+        optional=optional,
+        resource=resource,
+        response=_RESPONSES.get(response, AttendeeResponse.NEEDS_ACTION),
+    )
 
 
 def _meeting_url(item: dict[str, Any]) -> str | None:
@@ -87,14 +110,14 @@ def _meeting_url(item: dict[str, Any]) -> str | None:
 
 def event_from_google(item: dict[str, Any], calendar_zone: str | None = None) -> Event:
     attendees = tuple(
-        Attendee(
-            email=str(a.get("email", "")).lower(),
-            name=str(a.get("displayName", "")),
-            optional=bool(a.get("optional", False)),
-            resource=bool(a.get("resource", False)),
-            response=_RESPONSES.get(a.get("responseStatus", ""), AttendeeResponse.NEEDS_ACTION),
+        _attendee(
+            str(a["email"]),
+            str(a.get("displayName", "")),
+            bool(a.get("optional", False)),
+            bool(a.get("resource", False)),
+            str(a.get("responseStatus", "")),
         )
-        for a in item.get("attendees") or []
+        for a in item.get("attendees") or ()
         if a.get("email")
     )
     status = EventStatus(item.get("status", "confirmed"))
