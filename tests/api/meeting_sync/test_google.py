@@ -234,3 +234,27 @@ async def run_purge(scene: Scene) -> None:
         await scene.runtime.jobs.enqueue(uow, PURGE_SYNCED)
         await uow.commit()
     await scene.runtime.job_runner(concurrency=1).run_pending()
+
+
+async def test_removing_the_connection_or_the_user_deletes_what_was_kept_R6_R8(
+    scene_factory: Make,
+) -> None:
+    scene = await scene_factory("google")
+    await scene.schedule()
+    [row] = await scene.synced()
+    r = await scene.api.delete(
+        f"/v1/me/connections/{scene.connection_id}", headers=scene.user.headers
+    )
+    assert r.status_code == 204, r.text
+    assert await scene.synced() == []
+    assert await sealed(scene, row["id"]) == 0
+
+    other = await scene_factory("google")
+    await other.schedule()
+    [row] = await other.synced()
+    r = await other.api.delete(
+        f"/v1/accounts/{other.account_id}/users/{other.user.user_id}", headers=other.admin
+    )
+    assert r.status_code == 204, r.text
+    assert await other.synced() == []
+    assert await sealed(other, row["id"]) == 0
