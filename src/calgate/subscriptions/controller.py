@@ -104,6 +104,8 @@ class SubscriptionController:
         for row in rows:
             if row.state == SubscriptionState.ACTIVE and (row.expires_at or now) > now:
                 return row
+            if row.state == SubscriptionState.PENDING and now - row.created_at < _RETRY:
+                return row  # another runner is creating it right now
         connector = await self._access.connector(connection)
         if not connector.capabilities & Capability.PUSH:
             return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -125,11 +125,15 @@ async def due_for_renewal(session: AsyncSession, now: datetime, limit: int) -> l
 
 
 async def orphaned(session: AsyncSession, now: datetime, limit: int) -> list[SubscriptionRecord]:
-    """Subscriptions of connections that are no longer active, and lapsed ones."""
+    """Subscriptions of connections that are no longer active, lapsed ones, and ones left
+    pending for an hour (their creator stopped mid-way)."""
+    stale = (SubscriptionRow.state == "pending") & (
+        SubscriptionRow.created_at < now - timedelta(hours=1)
+    )
     rows = await session.scalars(
         select(SubscriptionRow)
         .join(ConnectionRow, ConnectionRow.id == SubscriptionRow.connection_id)
-        .where((ConnectionRow.status != "active") | (SubscriptionRow.expires_at <= now))
+        .where((ConnectionRow.status != "active") | (SubscriptionRow.expires_at <= now) | stale)
         .limit(limit)
     )
     return [_record(r) for r in rows.all()]
