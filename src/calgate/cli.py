@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import ipaddress
 import os
 import socket
@@ -15,7 +16,7 @@ import ssl
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from calgate.bootstrap import Runtime
 
 __all__ = [
-    "NotYetAvailable",
     "app",
     "check_listen",
     "load_settings",
@@ -83,14 +83,6 @@ def load_settings(**overrides: Any) -> Settings:
         name = f"CALGATE_{loc[0].upper()}: " if loc else ""
         msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         raise ConfigurationError(f"configuration error: {name}{msg}") from exc
-
-
-class NotYetAvailable(CalgateError):
-    pass
-
-
-def _not_yet(what: str) -> NoReturn:
-    raise NotYetAvailable(what)
 
 
 # serve --------------------------------------------------------------------------------------
@@ -576,15 +568,33 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
+# The click that typer runs on: its own copy in recent typer, click itself before; either way
+# the module that defines typer.BadParameter.
+_CLICK: Any = importlib.import_module(typer.BadParameter.__module__)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("CALGATE_DEBUG") == "1"
     try:
-        app(args=args, prog_name="calgate", standalone_mode=True)
+        result = app(args=args, prog_name="calgate", standalone_mode=False)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         return 130
+    except _CLICK.NoArgsIsHelpError:
+        # `calgate` or `calgate keys` alone: the help that the verb's --help shows.
+        app(args=[*args, "--help"], prog_name="calgate", standalone_mode=False)
+        return 2
+    except _CLICK.UsageError as exc:
+        # A mistyped verb or option: one line naming it and where to look, exit 2.
+        where = exc.ctx.command_path if exc.ctx is not None else "calgate"
+        message = _first_line(exc.format_message()) or "usage error"
+        err.print(f"calgate: {message} (see `{where} --help`)", markup=False, soft_wrap=True)
+        return int(exc.exit_code)
+    except _CLICK.ClickException as exc:
+        err.print(f"calgate: {_first_line(exc.format_message())}", markup=False, soft_wrap=True)
+        return int(exc.exit_code)
     except CalgateError as exc:
         if debug:
             raise
@@ -600,7 +610,8 @@ def main(argv: list[str] | None = None) -> int:
             soft_wrap=True,
         )
         return 1
-    return 0
+    # standalone_mode=False hands back the exit code of `--help`, `--version` and typer.Exit.
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

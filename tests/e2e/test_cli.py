@@ -67,8 +67,23 @@ def test_client_never_takes_the_password_on_the_command_line(cli: Cli) -> None:
 def test_unknown_verb_is_a_usage_error(cli: Cli) -> None:
     r = cli.run("frobnicate")
     assert r.returncode == 2
-    assert "No such command" in r.stderr
-    assert "Traceback" not in r.stderr
+    assert r.stderr_lines == ["calgate: No such command 'frobnicate'. (see `calgate --help`)"]
+
+
+def test_a_mistyped_option_is_one_line_naming_the_verbs_help(cli: Cli) -> None:
+    r = cli.run("keys", "rotate", "--frobnicate")
+    assert r.returncode == 2
+    assert r.stderr_lines == [
+        "calgate: No such option: --frobnicate (see `calgate keys rotate --help`)"
+    ]
+    assert r.stdout == ""
+
+
+def test_a_verb_group_alone_shows_its_help(cli: Cli) -> None:
+    r = cli.run("keys")
+    assert r.returncode == 2
+    for verb in ("generate", "status", "rotate", "rewrap"):
+        assert verb in r.stdout
 
 
 def test_serve_refuses_plain_http_on_a_public_address_R4(cli: Cli) -> None:
