@@ -323,8 +323,8 @@ class Settings(BaseSettings):
         le=30,
         description="How long one process vends from its in-memory view of a user's "
         "connections and policy before reading them again (0: read on every vend). Changes "
-        "made through a process apply there at once; other processes see them within twice "
-        "this time.",
+        "made through a process apply there at once; removals and dead grants reach other "
+        "processes over the bus at once, other changes within twice this time.",
     )
     connection_keepalive_days: int = Field(
         default=30,

@@ -71,12 +71,14 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is not None:
             app.state.runtime = runtime
+            await runtime.hub.start()
             async with _background_jobs(runtime, run_jobs):
                 yield
             return
         built = await build_runtime(settings, metrics=metrics, **runtime_kwargs)
         app.state.runtime = built
         try:
+            await built.hub.start()
             async with _background_jobs(built, run_jobs):
                 yield
         finally:

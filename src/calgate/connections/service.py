@@ -3,6 +3,7 @@ vend, write, remove, list, keep alive), composed from the modules of this packag
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from calgate.connections.writes import EventWrites
 from calgate.domain.connections import Connection, Permissions, allowed_permissions
 from calgate.domain.principal import Principal, PrincipalKind
 from calgate.errors import CalgateError, NotFound
-from calgate.notify.hub import NotificationHub
+from calgate.notify.hub import BusListener, NotificationHub
+from calgate.notify.messages import Notification, NotificationType
 from calgate.persistence.uow import UnitOfWorkFactory
 from calgate.services.audit import AuditLog
 from calgate.services.tenancy import require_account_admin
@@ -29,6 +31,11 @@ from calgate.settings import Settings
 from calgate.vault.base import CredentialVault
 
 __all__ = ["ConnectionListing", "Connections", "KeepAliveReport"]
+
+# Messages after which a user's vending view is stale in every process.
+_ENDS_VENDING = frozenset(
+    {NotificationType.CONNECTION_REMOVED.value, NotificationType.CONNECTION_REAUTH_REQUIRED.value}
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +109,14 @@ class Connections:
         self.writes = EventWrites(uow=uow, vending=self.vending, broker=self.broker, apps=self.apps)
         for source in (self.broker, self.flows, self.removals):
             source.listeners.append(self.vending.invalidate_user)
+        # The same changes made through other processes, heard over the bus (R6).
+        hub.listeners.append(BusListener(self._heard, self.vending.invalidate_all))
+
+    def _heard(self, message: Notification) -> None:
+        if message.type in _ENDS_VENDING:
+            with contextlib.suppress(KeyError, ValueError, TypeError):
+                self.broker.forget(uuid.UUID(str(message.data["connection_id"])))
+            self.vending.invalidate_user(message.user_id)
 
     async def aclose(self) -> None:
         await self.broker.aclose()

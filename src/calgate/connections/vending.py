@@ -4,8 +4,11 @@ token, its expiry, the API base URL and what it may do, and talks to the provide
 The user, their policy inputs and connections come from one statement; a process keeps
 that view for ``vend_cache_seconds`` (re-read in the background once it is older, so a busy
 user's vends never queue behind the database). Every change made through a process drops
-its views at once (connect, refresh, dead grant, removal, policy change); changes made
-through another process are seen within about that time. The warm path awaits nothing.
+its views at once (connect, refresh, dead grant, removal, policy change). A removal or a
+dead grant in another process drops them too, as soon as its ``connection.removed`` or
+``connection.reauth_required`` message arrives over the notification bus (R6: calendaring
+stops at once everywhere; a bus outage drops every view); other changes made through
+another process are seen within about ``vend_cache_seconds``. The warm path awaits nothing.
 The refresh token itself is never vended.
 """
 
@@ -131,6 +134,9 @@ class Vending:
     # the per-process view ------------------------------------------------------------------
     def invalidate_user(self, user_id: uuid.UUID) -> None:
         self._views.pop(user_id, None)
+
+    def invalidate_all(self) -> None:
+        self._views.clear()
 
     def invalidate_account(self, account_id: uuid.UUID) -> None:
         for user_id in [u for u, v in self._views.items() if v[1] == account_id]:

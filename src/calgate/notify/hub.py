@@ -11,6 +11,11 @@ and handed to the bus only after the commit succeeded: a rolled-back transaction
 announces anything, and a committed one is never lost (apps that missed it live get it on
 resume). Ids grow in commit order within a process; a client resuming with
 ``Last-Event-ID: n`` gets every retained message of its user with an id above ``n``.
+
+Parts of calgate that keep per-process state about a user (the vending view) register a
+`BusListener`: every message any process publishes reaches it, and a bus outage tells it
+that some may have been missed. `start` subscribes to the bus when the server starts, so a
+process with no app connected still hears them.
 """
 
 from __future__ import annotations
@@ -33,13 +38,22 @@ from calgate.notify.metrics import NotifyMetrics
 from calgate.notify.subscriptions import Fanout, Subscription
 from calgate.persistence.uow import SqlUnitOfWork, UnitOfWorkFactory
 
-__all__ = ["COALESCED_KIND", "NotificationHub", "publish_coalesced_job"]
+__all__ = ["COALESCED_KIND", "BusListener", "NotificationHub", "publish_coalesced_job"]
 
 log = logging.getLogger(__name__)
 
 _STAGED = "calgate.notify.staged"
 COALESCED_KIND = "notify.trailing"
 _GAP_SLACK = timedelta(seconds=5)
+
+
+@dataclass(frozen=True, slots=True)
+class BusListener:
+    """Told of every message published by any process (``on_message``, on the event loop,
+    so it must not block) and of every bus outage once it is over (``on_gap``)."""
+
+    on_message: Callable[[Notification], None]
+    on_gap: Callable[[], None]
 
 
 @dataclass(slots=True)
@@ -80,6 +94,7 @@ class NotificationHub:
         self._started = False
         self._start_lock = asyncio.Lock()
         self._recoveries: set[asyncio.Task[None]] = set()
+        self.listeners: list[BusListener] = []
 
     # publishing -----------------------------------------------------------------------------
     async def publish(
@@ -247,6 +262,16 @@ class NotificationHub:
     def local_streams(self) -> int:
         return len(self._fanout)
 
+    async def start(self) -> None:
+        """Subscribe to the bus now rather than when the first app connects. A bus that does
+        not answer is logged, not fatal: the subscription is tried again on the next app's
+        connection, and per-process views then fall back to their time limit."""
+        try:
+            await self._ensure_started()
+        except Exception as exc:
+            self._metrics.bus_errors.labels("start").inc()
+            log.warning("could not subscribe to the notification bus (%s)", type(exc).__name__)
+
     async def _ensure_started(self) -> None:
         if self._started:
             return
@@ -256,12 +281,22 @@ class NotificationHub:
                 self._started = True
 
     def _deliver(self, message: Notification) -> None:
+        for listener in self.listeners:
+            try:
+                listener.on_message(message)
+            except Exception:  # a listener's bug must not stop deliveries
+                log.exception("a bus listener failed on a %s message", message.type)
         delivered = self._fanout.deliver(message)
         if delivered:
             self._metrics.delivered.inc(delivered)
 
     def _on_gap(self, lost_at: datetime) -> None:
         self._metrics.bus_errors.labels("gap").inc()
+        for listener in self.listeners:
+            try:
+                listener.on_gap()
+            except Exception:
+                log.exception("a bus listener failed after a bus outage")
         task = asyncio.create_task(self._recover(lost_at - _GAP_SLACK))
         self._recoveries.add(task)
         task.add_done_callback(self._recoveries.discard)
