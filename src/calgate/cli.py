@@ -10,6 +10,7 @@ import asyncio
 import gc
 import importlib
 import ipaddress
+import logging
 import os
 import socket
 import ssl
@@ -49,6 +50,8 @@ app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+
+log = logging.getLogger("calgate")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -140,6 +143,38 @@ async def _close_before_cancelling(runtime: Runtime) -> None:
         raise asyncio.CancelledError
 
 
+async def _start_runtime(settings: Settings) -> Runtime:
+    """Logging first, then the runtime; every secret the process holds (operator key, server
+    secret, the vault's key material) is then masked in whatever any logger writes."""
+    from calgate.bootstrap import build_runtime
+    from calgate.logging import configure_logging
+
+    redaction = configure_logging(settings)
+    runtime = await build_runtime(settings)
+    redaction.add_literal(runtime.secrets.operator_key)
+    redaction.add_literal(runtime.secrets.secret_key)
+    for literal in runtime.vault.redaction_literals():
+        redaction.add_literal(literal)
+    return runtime
+
+
+def _sigterm_is_a_stop() -> Callable[[], None]:
+    """SIGTERM (systemd, Kubernetes, docker stop) stops ``serve`` like Ctrl-C, runtime closed.
+
+    uvicorn catches SIGTERM for its graceful shutdown and then raises it again with the
+    handler that was in place before it started; with the default one the process would die
+    right there, before the runtime (database pool, bus, HTTP client) is closed. This handler
+    is that earlier one: the re-raised signal is a no-op, ``serve`` returns and closes the
+    runtime, and the process exits 0. Returns the function restoring the previous handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
 async def _run_server(
     settings: Settings,
     host: str,
@@ -154,15 +189,9 @@ async def _run_server(
     import uvicorn
 
     from calgate.api.app import create_app
-    from calgate.bootstrap import build_runtime
-    from calgate.logging import configure_logging
 
-    redaction = configure_logging(settings)
-    runtime = await build_runtime(settings)
-    redaction.add_literal(runtime.secrets.operator_key)
-    redaction.add_literal(runtime.secrets.secret_key)
-    for literal in runtime.vault.redaction_literals():
-        redaction.add_literal(literal)
+    runtime = await _start_runtime(settings)
+    restore_sigterm = _sigterm_is_a_stop()
     try:
         if banner is not None:
             await banner(runtime)
@@ -198,7 +227,11 @@ async def _run_server(
                 await after_start(runtime)
             await serving
     finally:
-        await _close_before_cancelling(runtime)
+        try:
+            await _close_before_cancelling(runtime)
+        finally:
+            restore_sigterm()
+            log.info("calgate stopped")
 
 
 def _server_class() -> type[Any]:
@@ -408,13 +441,7 @@ def demo(
 async def _run_worker(settings: Settings, concurrency: int | None) -> None:
     import signal
 
-    from calgate.bootstrap import build_runtime
-    from calgate.logging import configure_logging
-
-    redaction = configure_logging(settings)
-    runtime = await build_runtime(settings)
-    redaction.add_literal(runtime.secrets.operator_key)
-    redaction.add_literal(runtime.secrets.secret_key)
+    runtime = await _start_runtime(settings)
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     try:
@@ -426,6 +453,7 @@ async def _run_worker(settings: Settings, concurrency: int | None) -> None:
         for sig in signals:
             loop.remove_signal_handler(sig)
         await runtime.aclose()
+    log.info("calgate worker stopped")
 
 
 @app.command()

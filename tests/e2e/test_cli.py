@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import sqlite3
 import uuid
@@ -173,7 +174,21 @@ def test_serve_embedded_answers_and_stops_cleanly(cli: Cli) -> None:
     output = server.output()
     assert "Traceback" not in output
     assert "Finished server process" in output
+    assert "calgate stopped" in output  # the runtime was closed
     cli.guard.watch_file(data / "calgate.db")
+
+
+def test_serve_stops_cleanly_on_sigterm(cli: Cli) -> None:
+    """What systemd, Kubernetes and `docker stop` send: a graceful shutdown, the runtime
+    closed (the embedded database's write-ahead log checkpointed away), exit 0."""
+    server = cli.start("serve", "--port", str(free_port()))
+    assert httpx.get(f"{server.base_url}/readyz").json()["database"] == "ok"
+    assert cli.stop(server, sig=signal.SIGTERM) == 0
+    output = server.output()
+    assert "Finished server process" in output
+    assert "calgate stopped" in output
+    assert "Traceback" not in output
+    assert not (cli.home / "data" / "calgate.db-wal").exists()
 
 
 def test_json_logs(cli: Cli) -> None:
