@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from support.canary import CanaryGuard
+from support.canary import CanaryGuard, canary
 
 
 def calgate_command() -> list[str]:
@@ -153,3 +153,55 @@ def cli(tmp_path: Path, canary_guard: CanaryGuard) -> Iterator[Cli]:
             server.process.kill()
             server.process.wait()
         canary_guard.check_text(f"server output {server.base_url}", server.output())
+
+
+@dataclass(frozen=True)
+class RemoteUser:
+    """A user made over real HTTP: their account, id and session header."""
+
+    account: str
+    user: str
+    auth: dict[str, str]
+
+
+async def sign_up(
+    http: httpx.AsyncClient,
+    *,
+    admin_url: str,
+    session_url: str,
+    operator_key: str,
+    email: str = "alice@acme.example",
+) -> RemoteUser:
+    """An account and one user made through ``admin_url`` (as the operator), signed in through
+    ``session_url`` (another process, where the test wants one)."""
+    operator = {"Authorization": f"Bearer {operator_key}"}
+    r = await http.post(f"{admin_url}/v1/accounts", json={"name": "Acme"}, headers=operator)
+    assert r.status_code == 201, r.text
+    account = r.json()["id"]
+    password = canary("password")
+    r = await http.post(
+        f"{admin_url}/v1/accounts/{account}/users",
+        json={"email": email, "password": password},
+        headers=operator,
+    )
+    assert r.status_code == 201, r.text
+    user = r.json()["id"]
+    r = await http.post(f"{session_url}/v1/sessions", json={"email": email, "password": password})
+    assert r.status_code == 201, r.text
+    return RemoteUser(account, user, {"Authorization": f"Bearer {r.json()['token']}"})
+
+
+async def connect_google(
+    http: httpx.AsyncClient, url: str, who: RemoteUser, login_hint: str = "alice@example.com"
+) -> str:
+    """Connect ``who``'s Google calendar through calgate's real OAuth flow at the sandbox
+    (``http`` must follow redirects); returns the connection id."""
+    r = await http.post(
+        f"{url}/v1/me/connections/google/authorize",
+        json={"login_hint": login_hint},
+        headers=who.auth,
+    )
+    assert r.status_code == 200, r.text
+    done = await http.get(r.json()["authorization_url"])
+    assert done.status_code == 200, done.text
+    return str(done.json()["connection_id"])

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import Cli, free_port
+from .conftest import Cli, connect_google, free_port, sign_up
 from support.canary import MARKER, canary
 from support.connect import browser_history_hidden
 from support.databases import truncate_all
@@ -49,33 +49,13 @@ async def test_100_concurrent_vends_across_two_processes_refresh_once(
         a = cli.start("serve", "--port", str(ports[0]), "--no-jobs", **env)
         b = cli.start("serve", "--port", str(ports[1]), "--no-jobs", **env)
         async with httpx.AsyncClient(timeout=60, follow_redirects=True) as http:
-            operator = {"Authorization": f"Bearer {operator_key}"}
-            account = (
-                await http.post(f"{bases[0]}/v1/accounts", json={"name": "Acme"}, headers=operator)
-            ).json()["id"]
-            password = canary("password")
-            r = await http.post(
-                f"{bases[0]}/v1/accounts/{account}/users",
-                json={"email": "alice@acme.example", "password": password},
-                headers=operator,
+            alice = await sign_up(
+                http, admin_url=bases[0], session_url=bases[1], operator_key=operator_key
             )
-            assert r.status_code == 201, r.text
-            session = (
-                await http.post(
-                    f"{bases[1]}/v1/sessions",
-                    json={"email": "alice@acme.example", "password": password},
-                )
-            ).json()["token"]
-            auth = {"Authorization": f"Bearer {session}"}
+            auth = alice.auth
 
             await http.patch(f"{sb.url}/_sandbox/google/settings", json={"access_token_ttl": 1})
-            r = await http.post(
-                f"{bases[0]}/v1/me/connections/google/authorize",
-                json={"login_hint": "alice@example.com"},
-                headers=auth,
-            )
-            done = await http.get(r.json()["authorization_url"])
-            assert done.status_code == 200, done.text
+            await connect_google(http, bases[0], alice)
             await http.patch(f"{sb.url}/_sandbox/google/settings", json={"access_token_ttl": 3600})
             await http.delete(f"{sb.url}/_sandbox/counters")
 
@@ -121,39 +101,19 @@ async def test_removal_through_one_process_stops_vending_through_the_other_at_on
         a = cli.start("serve", "--port", str(ports[0]), "--no-jobs", **env)
         b = cli.start("serve", "--port", str(ports[1]), "--no-jobs", **env)
         async with httpx.AsyncClient(timeout=60, follow_redirects=True) as http:
-            operator = {"Authorization": f"Bearer {operator_key}"}
-            account = (
-                await http.post(f"{a_url}/v1/accounts", json={"name": "Acme"}, headers=operator)
-            ).json()["id"]
-            password = canary("password")
-            r = await http.post(
-                f"{a_url}/v1/accounts/{account}/users",
-                json={"email": "alice@acme.example", "password": password},
-                headers=operator,
+            alice = await sign_up(
+                http, admin_url=a_url, session_url=b_url, operator_key=operator_key
             )
-            assert r.status_code == 201, r.text
-            user = r.json()["id"]
-            session = (
-                await http.post(
-                    f"{b_url}/v1/sessions",
-                    json={"email": "alice@acme.example", "password": password},
-                )
-            ).json()["token"]
-            auth = {"Authorization": f"Bearer {session}"}
-            r = await http.post(
-                f"{a_url}/v1/me/connections/google/authorize",
-                json={"login_hint": "alice@example.com"},
-                headers=auth,
-            )
-            assert (await http.get(r.json()["authorization_url"])).status_code == 200
+            auth = alice.auth
+            await connect_google(http, a_url, alice)
 
             r = await http.get(f"{b_url}/v1/me/credentials", headers=auth)
             assert r.status_code == 200, r.text  # B now holds alice's view
             connection = r.json()["connections"][0]["connection_id"]
 
             r = await http.delete(
-                f"{a_url}/v1/accounts/{account}/users/{user}/connections/{connection}",
-                headers=operator,
+                f"{a_url}/v1/accounts/{alice.account}/users/{alice.user}/connections/{connection}",
+                headers={"Authorization": f"Bearer {operator_key}"},
             )
             assert r.status_code in (200, 204), r.text
             # The message crosses Redis in milliseconds; allow a loaded machine a few seconds,

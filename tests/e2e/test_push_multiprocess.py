@@ -15,7 +15,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from .conftest import Cli, free_port
+from .conftest import Cli, connect_google, free_port, sign_up
 from support.canary import MARKER, canary
 from support.connect import browser_history_hidden
 from support.databases import truncate_all
@@ -74,29 +74,11 @@ async def test_webhook_into_one_process_reaches_an_app_on_the_other_R9(
         a = cli.start("serve", "--port", str(ports[0]), **env)
         b = cli.start("serve", "--port", str(ports[1]), "--no-jobs", **env)
         async with httpx.AsyncClient(timeout=30, follow_redirects=True) as http:
-            operator = {"Authorization": f"Bearer {operator_key}"}
-            account = (
-                await http.post(f"{a_url}/v1/accounts", json={"name": "Acme"}, headers=operator)
-            ).json()["id"]
-            password = canary("password")
-            r = await http.post(
-                f"{a_url}/v1/accounts/{account}/users",
-                json={"email": "alice@acme.example", "password": password},
-                headers=operator,
+            alice = await sign_up(
+                http, admin_url=a_url, session_url=b_url, operator_key=operator_key
             )
-            assert r.status_code == 201, r.text
-            r = await http.post(
-                f"{b_url}/v1/sessions", json={"email": "alice@acme.example", "password": password}
-            )
-            auth = {"Authorization": f"Bearer {r.json()['token']}"}
-            r = await http.post(
-                f"{a_url}/v1/me/connections/google/authorize",
-                json={"login_hint": GOOGLE_USER},
-                headers=auth,
-            )
-            done = await http.get(r.json()["authorization_url"])
-            assert done.status_code == 200, done.text
-            connection_id = done.json()["connection_id"]
+            auth = alice.auth
+            connection_id = await connect_google(http, a_url, alice, GOOGLE_USER)
             async with asyncio.timeout(30):
                 while not (await http.get(f"{sb.url}/_sandbox/google/channels")).json():
                     await asyncio.sleep(0.1)  # another process: no event to await
