@@ -239,7 +239,8 @@ class Settings(BaseSettings):
     entra_authority: str = Field(
         default="https://login.microsoftonline.com",
         description="Microsoft Entra ID authority for add-in (NAA) tokens: accepted issuer "
-        "`<authority>/<tenant id>/v2.0`, keys from its OpenID discovery document.",
+        "`<authority>/<tenant id>/v2.0`, keys from its OpenID discovery document. Unset "
+        "with `CALGATE_SANDBOX_URL` set: the sandbox's `<sandbox>/microsoft`.",
     )
     naa_audiences: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -296,8 +297,9 @@ class Settings(BaseSettings):
     )
     sandbox_url: AnyHttpUrl | None = Field(
         default=None,
-        description="Point every provider URL at a `calgate sandbox` (development only); "
-        "without configured client ids the sandbox's seeded fake apps are used.",
+        description="Point every provider URL at a `calgate sandbox` (development only), "
+        "and `CALGATE_ENTRA_AUTHORITY` too unless it is set; without configured client ids "
+        "the sandbox's seeded fake apps are used.",
     )
     oauth_redirect_uri: AnyHttpUrl | None = Field(
         default=None,
@@ -357,6 +359,15 @@ class Settings(BaseSettings):
         "subscription (Graph allows under 7 days for events, Google channels default to 7 "
         "days). The provider's answer is authoritative; renewal starts at 80 % of it.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sandbox_authority(cls, data: object) -> object:
+        """With a sandbox URL, add-in (NAA) tokens come from the sandbox's Entra ID too,
+        unless the authority is set explicitly."""
+        if isinstance(data, dict) and data.get("sandbox_url") and "entra_authority" not in data:
+            return {**data, "entra_authority": f"{str(data['sandbox_url']).rstrip('/')}/microsoft"}
+        return data
 
     @field_validator("trusted_proxies", "naa_audiences", "exchange_addin_urls", mode="before")
     @classmethod

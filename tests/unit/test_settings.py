@@ -158,6 +158,32 @@ def test_cli_names_the_variable_and_never_echoes_the_value(
     )
 
 
+def test_the_sandbox_url_points_the_entra_authority_at_the_sandbox_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Add-in (NAA) tokens minted by `calgate sandbox` carry its issuer: with only
+    CALGATE_SANDBOX_URL set, calgate verifies them against the sandbox's Entra ID."""
+    assert IsolatedSettings().entra_authority == "https://login.microsoftonline.com"
+    sandbox = IsolatedSettings(sandbox_url="http://127.0.0.1:8090/")
+    assert sandbox.entra_authority == "http://127.0.0.1:8090/microsoft"
+
+    monkeypatch.delenv("CALGATE_ENTRA_AUTHORITY", raising=False)
+    monkeypatch.setenv("CALGATE_SANDBOX_URL", "http://127.0.0.1:8091")
+    assert Settings().entra_authority == "http://127.0.0.1:8091/microsoft"
+
+
+@pytest.mark.parametrize("authority", ["https://login.microsoftonline.com", "https://idp.example"])
+def test_an_explicit_entra_authority_wins_over_the_sandbox_url(
+    monkeypatch: pytest.MonkeyPatch, authority: str
+) -> None:
+    given = IsolatedSettings(sandbox_url="http://127.0.0.1:8090", entra_authority=authority)
+    assert given.entra_authority == authority
+
+    monkeypatch.setenv("CALGATE_SANDBOX_URL", "http://127.0.0.1:8090")
+    monkeypatch.setenv("CALGATE_ENTRA_AUTHORITY", authority)
+    assert Settings().entra_authority == authority
+
+
 def _settings_table_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "settings_table", ROOT / "scripts" / "settings_table.py"

@@ -13,6 +13,13 @@ from calgate.sandbox.app import SandboxApp, create_sandbox_app
 __all__ = ["banner_lines", "serve_sandbox"]
 
 _URL_KEYS = ("base_url", "authority", "graph", "discovery", "token", "calendar")
+_HINTS = {
+    # Exchange identity tokens (R14): an admin lists this server in the account's
+    # PUT /v1/accounts/{a}/scheduling-auth `exchange_servers`, with the add-in URL as audience.
+    "metadata_url": "(Exchange identity tokens: list it in an account's scheduling-auth "
+    "exchange_servers)",
+    "addin_url": "(their audience: the add-in page)",
+}
 
 
 def _user_label(user: Any) -> str:
@@ -22,7 +29,9 @@ def _user_label(user: Any) -> str:
 
 
 def banner_lines(app: SandboxApp, base: str) -> list[str]:
-    """Plain lines: per emulator its URLs, clients (id + fake secret) and users."""
+    """Plain lines: per emulator its URLs, clients (id + fake secret, or "public client"
+    for one without a secret, like the Outlook add-in's NAA registration) and users; for
+    Exchange the identity-token metadata URL an admin puts in an account's scheduling-auth."""
     lines = [f"calgate sandbox on {base}  (control API: {base}/_sandbox/docs)"]
     for name, emulator in app.emulators.items():
         info = emulator.describe(base)
@@ -32,11 +41,22 @@ def banner_lines(app: SandboxApp, base: str) -> list[str]:
             value = info.get(key) or endpoints.get(key)
             if isinstance(value, str):
                 lines.append(f"  {key:<13}{value}")
+        for key, hint in _HINTS.items():
+            value = info.get(key)
+            if isinstance(value, str):
+                lines.append(f"  {key:<13}{value}  {hint}")
         for client in info.get("clients", []):
-            lines.append(
-                f"  client       {client.get('client_id')}  secret {client.get('client_secret')}"
-                "  (sandbox fixture)"
-            )
+            secret = client.get("client_secret")
+            if client.get("public_client") or not secret:
+                name = client.get("display_name") or client.get("name")
+                lines.append(
+                    f"  client       {client.get('client_id')}  public client, no secret"
+                    + (f": {name}" if name else "")
+                )
+            else:
+                lines.append(
+                    f"  client       {client.get('client_id')}  secret {secret}  (sandbox fixture)"
+                )
         for account in info.get("service_accounts", []):
             lines.append(
                 f"  service acct {account.get('client_email')}  key: {account.get('key_file')}"
@@ -47,6 +67,10 @@ def banner_lines(app: SandboxApp, base: str) -> list[str]:
         rooms = [_user_label(r) for r in info.get("rooms", [])]
         if rooms:
             lines.append(f"  rooms        {', '.join(rooms)}")
+    lines.append(
+        f"point calgate at it: CALGATE_SANDBOX_URL={base} (provider URLs and the Entra ID "
+        "authority for add-in tokens)"
+    )
     lines.append(f"health: curl {base}/_sandbox/healthz   stop: Ctrl-C")
     return lines
 

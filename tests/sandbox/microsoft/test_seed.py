@@ -101,6 +101,9 @@ def test_default_seed_describes_a_usable_world(core: SandboxCore) -> None:
     clients = {c["client_id"]: c for c in described["clients"]}
     assert set(clients) == {SANDBOX_CLIENT_ID, SANDBOX_ADDIN_CLIENT_ID}  # + the Outlook add-in
     assert "not-a-real-secret" in clients[SANDBOX_CLIENT_ID]["client_secret"]
+    assert clients[SANDBOX_CLIENT_ID]["public_client"] is False
+    assert clients[SANDBOX_ADDIN_CLIENT_ID]["public_client"] is True  # NAA: no secret at all
+    assert "client_secret" not in clients[SANDBOX_ADDIN_CLIENT_ID]
     upns = {u["upn"]: u for u in described["users"]}
     assert set(upns) == {
         "alice@contoso.example",

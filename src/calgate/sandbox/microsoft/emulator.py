@@ -115,7 +115,8 @@ class MicrosoftEmulator:
             "clients": [
                 {
                     "client_id": a.client_id,
-                    "client_secret": a.client_secret,
+                    "public_client": a.public_client,
+                    **({} if a.public_client else {"client_secret": a.client_secret}),
                     "display_name": a.display_name,
                     "tenant_id": a.tenant_id,
                     "redirect_uris": a.redirect_uris,
