@@ -29,7 +29,7 @@ REDACTED = "[REDACTED]"
 _SECRET_NAMES = (
     "access_token|refresh_token|id_token|client_secret|client_assertion|assertion|password|"  # noqa: S105
     "passwd|code_verifier|code|token|secret|api_key|apikey|client_state|clientState|"
-    "validationToken|private_key|session"
+    "validationToken|private_key|session|state"  # state: OAuth's, bound to a pending flow
 )
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Authorization headers and their echoes.

@@ -27,6 +27,7 @@ JWT = (
         ("authorization: basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
         (f"got id token {JWT} from the IdP", JWT),
         ("POST /token?code=4%2F0AX4XfWh&state=abc", "4%2F0AX4XfWh"),
+        ("GET /v1/oauth/start?state=8KVJbuVsMVaRSef7TDYU HTTP/1.1", "8KVJbuVsMVaRSef7TDYU"),
         ("grant_type=refresh_token&refresh_token=1//0gTheToken&client_id=x", "1//0gTheToken"),
         ("form: client_secret=s3cr3t-value", "s3cr3t-value"),
         ('{"access_token": "ya29.a0Af-value", "expires_in": 3599}', "ya29.a0Af-value"),
