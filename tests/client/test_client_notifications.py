@@ -119,19 +119,30 @@ async def test_an_unknown_last_id_means_a_full_refresh_C3(
             await asyncio.sleep(0.01)
 
 
-async def test_reauth_required_and_removed_messages_C3(
+async def test_reauth_required_and_removed_messages_C3_R6(
     make_client: MakeClient, world: ClientWorld, runtime: Runtime, user: User
 ) -> None:
+    """Both drop the connection's token and events from memory at once; the connection
+    stays listed with its state (reconnect / removed). Through calgate's real vending see
+    test_client_vending.py."""
     await world.seed(seed_event("Kept"))
     client = make_client()
     await client.sign_in(user.email, user.password)
     await client.start()
+    assert subjects(client.snapshot) == ["Kept", "Kept"]
     await publish(runtime, user, "connection.reauth_required", "conn-ms")
     snap = await wait(client, lambda s: s.connections["conn-ms"].status is Status.REAUTH_REQUIRED)
-    assert subjects(snap, "conn-ms") == ["Kept"]  # still shown, flagged
+    assert subjects(snap, "conn-ms") == []
+    assert subjects(snap, "conn-google") == ["Kept"]
+    assert client._connections["conn-ms"].access_token == ""
     await publish(runtime, user, "connection.removed", "conn-google")
-    snap = await wait(client, lambda s: "conn-google" not in s.connections)
-    assert [e.connection_id for e in snap.entries] == ["conn-ms"]
+    snap = await wait(client, lambda s: s.connections["conn-google"].status is Status.REMOVED)
+    assert snap.entries == ()
+    assert "conn-google" not in client._connections
+    assert {c.id: c.status for c in snap.needing_attention()} == {
+        "conn-ms": Status.REAUTH_REQUIRED,
+        "conn-google": Status.REMOVED,
+    }
 
 
 async def test_periodic_refresh_runs_on_the_jittered_timer_C4(

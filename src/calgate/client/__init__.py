@@ -12,16 +12,20 @@ from calgate.client.core import CalgateClient, Vendor
 from calgate.client.errors import (
     CalendarReadOnly,
     ClientError,
+    ConnectionRemoved,
     EventNotWritten,
+    NotConnected,
     ProviderBusy,
     ProviderError,
     ProviderUnauthorized,
+    ReauthRequired,
+    RemovedConnection,
     ScheduleRefused,
     ServerUnreachable,
     SessionExpired,
     SignInFailed,
 )
-from calgate.client.service import Session, VendedConnection, parse_vend
+from calgate.client.service import Session, VendedConnection, parse_vend, vend_problem
 from calgate.client.state import (
     AsyncioTimer,
     ConnectionState,
@@ -38,12 +42,16 @@ __all__ = [
     "CalendarReadOnly",
     "CalgateClient",
     "ClientError",
+    "ConnectionRemoved",
     "ConnectionState",
     "Entry",
     "EventNotWritten",
+    "NotConnected",
     "ProviderBusy",
     "ProviderError",
     "ProviderUnauthorized",
+    "ReauthRequired",
+    "RemovedConnection",
     "ScheduleRefused",
     "ScheduledMeeting",
     "ServerUnreachable",
@@ -57,4 +65,5 @@ __all__ = [
     "Vendor",
     "jittered",
     "parse_vend",
+    "vend_problem",
 ]

@@ -17,6 +17,7 @@ import logging
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
@@ -27,9 +28,11 @@ from calgate.client.errors import (
     CalendarReadOnly,
     ClientError,
     EventNotWritten,
+    NotConnected,
     ProviderBusy,
     ProviderError,
     ProviderUnauthorized,
+    ReauthRequired,
     SessionExpired,
     SignInFailed,
 )
@@ -99,6 +102,8 @@ class CalgateClient:
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._snapshot = Snapshot()
+        self._vend_problem = ""  # e.g. nothing is connected (any more), and why
+        self._session_problem = ""  # the session could not be renewed
         self._callbacks: list[Callable[[Snapshot], None]] = []
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -182,7 +187,8 @@ class CalgateClient:
             await self.listener.run()
         except SessionExpired as exc:
             log.warning("notifications stopped: %s", exc.detail)
-            self._publish(problem=f"{exc.detail}; sign in again")
+            self._session_problem = f"{exc.detail}; sign in again"
+            self._publish()
 
     async def _periodic(self) -> None:
         while True:
@@ -207,6 +213,7 @@ class CalgateClient:
         self._events.clear()
         self._states.clear()
         self._session = self._renew = None
+        self._vend_problem = self._session_problem = ""
         self._snapshot = Snapshot(generation=self._snapshot.generation + 1)
         if self._own_http:
             await self.http.aclose()
@@ -214,10 +221,23 @@ class CalgateClient:
     # refreshing --------------------------------------------------------------------------
     async def refresh_all(self) -> Snapshot:
         """Vend (``GET /v1/me/credentials``), then fetch every connection's upcoming events
-        straight from its provider (C2)."""
-        vended = await self._vendor(False, None)
+        straight from its provider (C2). A connection calgate cannot vend because the
+        provider no longer accepts its grant (R6) is listed as ``REAUTH_REQUIRED`` with its
+        ``reauth_url`` and no events, beside the others; with nothing connected (any more)
+        the snapshot's ``problem`` says why."""
+        try:
+            vended = await self._vendor(False, None)
+            self._vend_problem = ""
+        except ReauthRequired as exc:  # nothing usable: every connection's status
+            vended = list(exc.connections)
+            self._vend_problem = "" if vended else exc.detail
+            log.info("no usable connection: %d need reconnecting", len(vended))
+        except NotConnected as exc:  # removed (by whom, when) or never connected
+            vended = []
+            self._vend_problem = exc.detail
+            log.info("no connection to vend (%d removed)", len(exc.removed))
         current = {c.id: c for c in vended}
-        for gone in set(self._connections) - set(current):
+        for gone in (set(self._connections) | set(self._states)) - set(current):
             self._forget(gone)
         self._connections.update(current)
         await asyncio.gather(*(self._refresh_one(cid) for cid in current))
@@ -262,14 +282,14 @@ class CalgateClient:
         conn = self._connections.get(connection_id)
         if conn is None:
             return
+        if conn.status == "reauth_required":
+            self._mark_reauth(conn)
+            return
         if conn.provider not in FETCHERS:
             self._set(conn, Status.UNSUPPORTED, problem=f"{conn.provider} is not supported yet")
             return
-        if conn.status == "reauth_required":
-            self._set(conn, Status.REAUTH_REQUIRED)
-            return
         if not conn.access_token:
-            self._set(conn, Status.ERROR, problem=f"no access token ({conn.status})")
+            self._set(conn, Status.ERROR, problem=conn.detail or f"no access token ({conn.status})")
             return
         try:
             fetched = await self._fetch(conn)
@@ -279,10 +299,13 @@ class CalgateClient:
             if latest is None:
                 return
             if latest.status == "reauth_required":
-                self._set(latest, Status.REAUTH_REQUIRED)
+                self._mark_reauth(latest)
             else:
                 self._set(latest, Status.ERROR, problem=exc.detail)
             return
+        latest = self._connections.get(conn.id)
+        if latest is None or not latest.access_token:
+            return  # removed, or its grant died, while fetching: keep none of it
         self._events[conn.id] = fetched.events
         self._set(conn, Status.OK, count=len(fetched.events))
         log.info(
@@ -319,14 +342,21 @@ class CalgateClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _revend(self, conn: VendedConnection) -> VendedConnection:
-        fresh = {c.id: c for c in await self._vendor(True, conn.id)}
+        try:
+            fresh = {c.id: c for c in await self._vendor(True, conn.id)}
+        except ReauthRequired as exc:  # calgate's refresh found the grant dead (R6)
+            fresh = {c.id: c for c in exc.connections}
+        except NotConnected:  # removed meanwhile
+            fresh = {}
         renewed = fresh.get(conn.id)
         if renewed is None:
-            self._forget(conn.id)
+            self._mark_removed(conn.id, conn.provider)
             raise ProviderError(f"connection {conn.id} is gone")
         self._connections[conn.id] = renewed
-        if renewed.status == "reauth_required" or not renewed.access_token:
+        if renewed.status == "reauth_required":
             raise ProviderUnauthorized(f"connection {conn.id} needs to be reconnected")
+        if not renewed.access_token:
+            raise ProviderError(f"connection {conn.id}: {renewed.detail or renewed.status}")
         return renewed
 
     # scheduling (R11, R13) ------------------------------------------------------------------
@@ -389,22 +419,50 @@ class CalgateClient:
         elif not isinstance(cid, str):
             return
         elif kind == "calendar.changed":
-            if cid in self._connections:
+            conn = self._connections.get(cid)
+            if conn is not None and conn.access_token:
                 self._schedule(cid)
-            else:  # a calendar connected after the last refresh
+            else:  # a calendar connected (or reconnected) after the last refresh
                 self._background(self._full_refresh_task())
         elif kind == "connection.reauth_required":
             conn = self._connections.get(cid)
-            if conn is not None:
-                self._set(conn, Status.REAUTH_REQUIRED)
+            if conn is not None:  # R6: its token and events go now; where to reconnect next
+                self._mark_reauth(conn)
                 self._publish()
+                self._background(self._learn_reauth_url(cid))
         elif kind == "connection.removed":
-            self._forget(cid)
-            self._publish()
+            known = self._states.get(cid) or self._connections.get(cid)
+            if known is not None:
+                self._mark_removed(cid, known.provider)
+                self._publish()
+
+    async def _learn_reauth_url(self, connection_id: str) -> None:
+        """The notification names the connection only: ask calgate (a vend of that
+        connection, answered 409) where the user reconnects it."""
+        try:
+            found = await self._vendor(False, connection_id)
+        except ReauthRequired as exc:
+            found = list(exc.connections)
+        except ClientError as exc:
+            log.info("connection %s: no reconnect URL: %s", connection_id, exc.detail)
+            return
+        for conn in found:
+            current = self._connections.get(connection_id)
+            if conn.id != connection_id or conn.status != "reauth_required":
+                continue
+            if current is not None and current.status == "reauth_required":
+                self._mark_reauth(conn)
+                self._publish()
 
     # state -------------------------------------------------------------------------------
     def _set(
-        self, conn: VendedConnection, status: Status, *, count: int | None = None, problem: str = ""
+        self,
+        conn: VendedConnection,
+        status: Status,
+        *,
+        count: int | None = None,
+        problem: str = "",
+        reauth_url: str = "",
     ) -> None:
         old = self._states.get(conn.id)
         ok = status is Status.OK
@@ -415,14 +473,38 @@ class CalgateClient:
             event_count=count if count is not None else len(self._events.get(conn.id, ())),
             refreshed_at=self.clock.now() if ok else (old.refreshed_at if old else None),
             problem=problem,
+            reauth_url=reauth_url,
         )
+
+    def _mark_reauth(self, conn: VendedConnection) -> None:
+        """The provider no longer accepts the connection's grant (R6): keep neither its
+        token nor its events; say where to reconnect (kept from before if not known now)."""
+        old = self._states.get(conn.id)
+        known = old if old is not None and old.status is Status.REAUTH_REQUIRED else None
+        dead = replace(
+            conn,
+            status="reauth_required",
+            access_token="",
+            expires_at=None,
+            reauth_url=conn.reauth_url or (known.reauth_url if known else ""),
+            detail=conn.detail or (known.problem if known else ""),
+        )
+        self._connections[conn.id] = dead
+        self._events.pop(conn.id, None)
+        self._set(dead, Status.REAUTH_REQUIRED, problem=dead.detail, reauth_url=dead.reauth_url)
+
+    def _mark_removed(self, connection_id: str, provider: str) -> None:
+        """Removed in calgate (R6): its token and events go; the connection stays listed as
+        ``REMOVED`` until the next full refresh, so the app can say what happened."""
+        self._forget(connection_id)
+        self._states[connection_id] = ConnectionState(connection_id, provider, Status.REMOVED)
 
     def _forget(self, connection_id: str) -> None:
         self._connections.pop(connection_id, None)
         self._events.pop(connection_id, None)
         self._states.pop(connection_id, None)
 
-    def _publish(self, *, full: bool = False, problem: str | None = None) -> Snapshot:
+    def _publish(self, *, full: bool = False) -> Snapshot:
         entries = sorted(
             (Entry(cid, e) for cid, events in self._events.items() for e in events),
             key=lambda x: (x.event.start, x.event.end, x.connection_id, x.event.id),
@@ -433,7 +515,7 @@ class CalgateClient:
             entries=tuple(entries),
             connections=MappingProxyType(dict(self._states)),
             refreshed_at=self.clock.now() if full else old.refreshed_at,
-            problem=old.problem if problem is None else problem,
+            problem="; ".join(p for p in (self._vend_problem, self._session_problem) if p),
         )
         for callback in list(self._callbacks):
             try:

@@ -9,20 +9,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import httpx
 
 from calgate.client.errors import (
+    ConnectionRemoved,
+    NotConnected,
+    ReauthRequired,
+    RemovedConnection,
     ScheduleRefused,
     ServerUnreachable,
     SessionExpired,
     SignInFailed,
 )
 
-__all__ = ["DEFAULT_API_BASES", "ServiceApi", "Session", "VendedConnection", "parse_vend"]
+__all__ = [
+    "DEFAULT_API_BASES",
+    "ServiceApi",
+    "Session",
+    "VendedConnection",
+    "parse_vend",
+    "vend_problem",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +57,13 @@ class VendedConnection:
 
     id: str
     provider: str
-    status: str  # active | reauth_required | … (as calgate says)
+    status: str  # active | reauth_required | policy_denied | … (as calgate says)
     api_base_url: str
     access_token: str = field(default="", repr=False)
     expires_at: datetime | None = None
     calendar_access: str = ""  # what the policy lets the token do: read | read_write | none
+    reauth_url: str = ""  # reauth_required: where to connect again (POST it with the session)
+    detail: str = ""  # why a connection without a token has none (calgate's words)
 
     @property
     def can_write(self) -> bool:
@@ -78,8 +91,9 @@ def _when(value: object) -> datetime | None:
 def parse_vend(body: object) -> list[VendedConnection]:
     """The vending response: ``{"connections": [{"connection_id" (or "id"), "provider",
     "status", "access_token", "expires_at", "api_base_url", "permissions"}, …]}`` (a bare
-    list too). A
-    connection without a token is kept with its status, so the app can say why."""
+    list too). A connection without a token is kept with its status, ``detail`` and
+    ``reauth_url``, so the app can say why and where to reconnect. The ``connections`` of a
+    409 problem parse the same way."""
     items = body.get("connections") if isinstance(body, dict) else body
     out: list[VendedConnection] = []
     for raw in items if isinstance(items, list) else []:
@@ -105,9 +119,60 @@ def parse_vend(body: object) -> list[VendedConnection]:
                 access_token=token,
                 expires_at=_when(raw.get("expires_at") or creds.get("expires_at")),
                 calendar_access=access,
+                reauth_url="" if token else _str(raw, "reauth_url"),
+                detail="" if token else _str(raw, "detail"),
             )
         )
     return out
+
+
+def _removed(body: Mapping[str, Any]) -> tuple[RemovedConnection, ...]:
+    items = body.get("removed")
+    out: list[RemovedConnection] = []
+    for raw in items if isinstance(items, list) else []:
+        if isinstance(raw, dict) and _str(raw, "connection_id"):
+            out.append(
+                RemovedConnection(
+                    connection_id=_str(raw, "connection_id"),
+                    provider=_str(raw, "provider"),
+                    removed_at=_when(raw.get("removed_at")),
+                    removed_by=_str(raw, "removed_by"),
+                )
+            )
+    return tuple(out)
+
+
+def vend_problem(status: int, body: object, *, connection_id: str | None = None) -> Exception:
+    """The typed error for a vending problem calgate answered (``status``, parsed
+    problem+json ``body``): 409 with a ``reauth_url`` is `ReauthRequired`; 404 with a
+    ``removed`` list (or for one ``connection_id`` asked for) is `ConnectionRemoved` when
+    it names removed connections, else `NotConnected`; anything else `ServerUnreachable`."""
+    problem: Mapping[str, Any] = body if isinstance(body, dict) else {}
+    detail = _str(problem, "detail") or f"HTTP {status}"
+    if status == 409 and _str(problem, "reauth_url"):
+        reauth_url = _str(problem, "reauth_url")
+        connections = parse_vend({"connections": problem.get("connections")})
+        cid = _str(problem, "connection_id") or (connections[0].id if connections else "")
+        provider = _str(problem, "provider") or (connections[0].provider if connections else "")
+        if cid and provider and all(c.id != cid for c in connections):  # none listed
+            connections.append(VendedConnection(cid, provider, "reauth_required", ""))
+        connections = [
+            replace(c, detail=c.detail or detail, reauth_url=c.reauth_url or reauth_url)
+            if c.id == cid
+            else c
+            for c in connections
+        ]
+        return ReauthRequired(
+            detail,
+            reauth_url=reauth_url,
+            connection_id=cid,
+            provider=provider,
+            connections=tuple(connections),
+        )
+    if status == 404 and ("removed" in problem or (connection_id and "detail" in problem)):
+        removed = _removed(problem)
+        return (ConnectionRemoved if removed else NotConnected)(detail, removed=removed)
+    return ServerUnreachable(f"credential vending failed: {detail}")
 
 
 def _problem(response: httpx.Response) -> str:
@@ -170,7 +235,13 @@ class ServiceApi:
         if r.status_code == 401:
             raise SessionExpired(f"calgate refused the session: {_problem(r)}")
         if r.status_code != 200:
-            raise ServerUnreachable(f"credential vending failed: {_problem(r)}")
+            try:
+                body = r.json()
+            except ValueError:
+                body = None
+            error = vend_problem(r.status_code, body, connection_id=connection_id)
+            log.info("credential vending answered %d: %s", r.status_code, type(error).__name__)
+            raise error
         try:
             connections = parse_vend(r.json())
         except ValueError:

@@ -22,9 +22,10 @@ __all__ = ["AsyncioTimer", "ConnectionState", "Entry", "Snapshot", "Status", "Ti
 class Status(StrEnum):
     PENDING = "pending"  # vended, not fetched yet
     OK = "ok"
-    REAUTH_REQUIRED = "reauth_required"  # the user must reconnect this calendar
+    REAUTH_REQUIRED = "reauth_required"  # the user must reconnect it (``reauth_url``)
     ERROR = "error"  # the last fetch failed (see ``problem``); events are from before
     UNSUPPORTED = "unsupported"  # a provider this client does not fetch from
+    REMOVED = "removed"  # just removed in calgate; listed until the next full refresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,8 @@ class ConnectionState:
     status: Status
     event_count: int = 0
     refreshed_at: datetime | None = None
-    problem: str = ""  # a safe, one-line explanation for ERROR / UNSUPPORTED
+    problem: str = ""  # a safe, one-line explanation (calgate's or the provider's words)
+    reauth_url: str = ""  # REAUTH_REQUIRED: where to connect again (POST it with the session)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,17 +23,23 @@ from tzlocal import get_localzone
 
 from calgate.client.core import CalgateClient
 from calgate.client.ipc import IpcServer
-from calgate.client.state import Snapshot, Status
+from calgate.client.state import ConnectionState, Snapshot, Status
 from calgate.logging import RedactionFilter
 from calgate.sanitize import Platform
 
-__all__ = ["TerminalOptions", "configure_client_logging", "render", "run_terminal"]
+__all__ = [
+    "TerminalOptions",
+    "attention_line",
+    "configure_client_logging",
+    "render",
+    "run_terminal",
+]
 
 _ATTENTION = {
-    Status.REAUTH_REQUIRED: "reconnect this calendar in calgate",
     Status.ERROR: "could not refresh",
     Status.UNSUPPORTED: "not shown by this client",
     Status.PENDING: "waiting",
+    Status.REMOVED: "removed in calgate; its events are no longer shown",
 }
 
 
@@ -72,6 +78,19 @@ def _when(start: datetime, end: datetime, all_day: bool, zone: tzinfo) -> str:
     return f"{local:%a %d %b %H:%M}–{until:%H:%M}"
 
 
+def attention_line(conn: ConnectionState) -> str:
+    """One line about a connection that needs the user: for a dead grant (R6), that they
+    must reconnect it, and where."""
+    head = f"! {conn.provider} {conn.id[:8]}:"
+    if conn.status is Status.REAUTH_REQUIRED:
+        where = f"at {conn.reauth_url}" if conn.reauth_url else "in calgate"
+        return (
+            f"{head} calgate's access was revoked or has expired — reconnect this calendar {where}"
+        )
+    why = conn.problem or _ATTENTION.get(conn.status, conn.status.value)
+    return f"{head} {conn.status.value} — {why}"
+
+
 def render(
     snap: Snapshot, *, zone: tzinfo, transport: str | None = None, title: str = "calgate"
 ) -> Group:
@@ -98,8 +117,7 @@ def render(
         )
     lines: list[Text | Table] = [table]
     for conn in snap.needing_attention():
-        why = conn.problem or _ATTENTION.get(conn.status, conn.status.value)
-        lines.append(Text(f"! {conn.provider} {conn.id[:8]}: {conn.status.value} — {why}"))
+        lines.append(Text(attention_line(conn)))
     if snap.problem:
         lines.append(Text(f"! {snap.problem}"))
     return Group(*lines)
