@@ -416,6 +416,8 @@ class CalgateClient:
         if kind == "stream.reset":
             log.info("notification history is gone: full refresh")
             self._background(self._full_refresh_task())
+        elif kind == "connection.connected":  # a calendar (re)connected: vend everything again
+            self._background(self._full_refresh_task())
         elif not isinstance(cid, str):
             return
         elif kind == "calendar.changed":

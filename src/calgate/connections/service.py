@@ -24,7 +24,7 @@ from calgate.domain.principal import Principal, PrincipalKind
 from calgate.errors import CalgateError, NotFound
 from calgate.notify.hub import BusListener, NotificationHub
 from calgate.notify.messages import Notification, NotificationType
-from calgate.persistence.uow import UnitOfWorkFactory
+from calgate.persistence.uow import SqlUnitOfWork, UnitOfWorkFactory
 from calgate.services.audit import AuditLog
 from calgate.services.tenancy import require_account_admin
 from calgate.settings import Settings
@@ -33,8 +33,12 @@ from calgate.vault.base import CredentialVault
 __all__ = ["ConnectionListing", "Connections", "KeepAliveReport"]
 
 # Messages after which a user's vending view is stale in every process.
-_ENDS_VENDING = frozenset(
-    {NotificationType.CONNECTION_REMOVED.value, NotificationType.CONNECTION_REAUTH_REQUIRED.value}
+_CHANGES_VENDING = frozenset(
+    {
+        NotificationType.CONNECTION_REMOVED.value,
+        NotificationType.CONNECTION_REAUTH_REQUIRED.value,
+        NotificationType.CONNECTION_CONNECTED.value,
+    }
 )
 
 log = logging.getLogger(__name__)
@@ -75,6 +79,7 @@ class Connections:
         self._uow = uow
         self._vault = vault
         self._clock = clock
+        self._hub = hub
         self.apps = ProviderApps(
             settings=settings, http=http, vault=vault, audit=audit, clock=clock
         )
@@ -109,11 +114,22 @@ class Connections:
         self.writes = EventWrites(uow=uow, vending=self.vending, broker=self.broker, apps=self.apps)
         for source in (self.broker, self.flows, self.removals):
             source.listeners.append(self.vending.invalidate_user)
+        self.flows.hooks.append(self._announce_connected)
         # The same changes made through other processes, heard over the bus (R6).
         hub.listeners.append(BusListener(self._heard, self.vending.invalidate_all))
 
+    async def _announce_connected(self, uow: SqlUnitOfWork, connection: Connection) -> None:
+        """Connected or reconnected: the user's open apps vend again and show it at once."""
+        await self._hub.publish(
+            uow,
+            account_id=connection.account_id,
+            user_id=connection.user_id,
+            type=NotificationType.CONNECTION_CONNECTED.value,
+            data={"connection_id": str(connection.id), "provider": connection.provider.value},
+        )
+
     def _heard(self, message: Notification) -> None:
-        if message.type in _ENDS_VENDING:
+        if message.type in _CHANGES_VENDING:
             with contextlib.suppress(KeyError, ValueError, TypeError):
                 self.broker.forget(uuid.UUID(str(message.data["connection_id"])))
             self.vending.invalidate_user(message.user_id)

@@ -26,6 +26,7 @@ class NotificationType(StrEnum):
     CALENDAR_CHANGED = "calendar.changed"  # data: connection_id
     CONNECTION_REAUTH_REQUIRED = "connection.reauth_required"  # data: connection_id, provider
     CONNECTION_REMOVED = "connection.removed"  # data: connection_id
+    CONNECTION_CONNECTED = "connection.connected"  # data: connection_id, provider
 
 
 class ControlType(StrEnum):

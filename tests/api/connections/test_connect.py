@@ -10,7 +10,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ..conftest import assert_problem
-from .helpers import audit_entries, connection_rows, open_flow, state_rows, vault_fields
+from .helpers import (
+    audit_entries,
+    connection_rows,
+    open_flow,
+    state_rows,
+    user_event_types,
+    vault_fields,
+)
 from support.connect import GOOGLE_USER, MS_USER, connect, start
 
 CASES = [("google", GOOGLE_USER), ("microsoft", MS_USER)]
@@ -42,6 +49,8 @@ async def test_connect_stores_only_the_refresh_and_access_token_R1(
         )
         assert left.scalar_one() == 0
 
+    # The user's open apps are told, so that they vend again and show the calendar now.
+    assert await user_event_types(runtime) == ["connection.connected"]
     listed = (await client.get("/v1/me/connections", headers=alice.headers)).json()
     assert [c["id"] for c in listed] == [result["connection_id"]]
     assert listed[0]["granted"]["calendar"] == "read_write"
@@ -84,6 +93,7 @@ async def test_reconnecting_the_same_account_renews_the_same_connection(
     assert rows[0]["token_version"] == 2
     actions = [e.action for e in await audit_entries(runtime, alice.tenant.account_id)]
     assert actions.count("connection.reconnected") == 1
+    assert await user_event_types(runtime) == ["connection.connected"] * 2
 
 
 # RFC 9700 misuse: each is refused and stores nothing -------------------------------------

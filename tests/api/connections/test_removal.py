@@ -53,7 +53,7 @@ async def test_admin_removal_deletes_the_secrets_and_revokes_at_google_R6(
     assert removed.actor.startswith("admin-key:")
     revocation = next(e for e in entries if e.action == "connection.provider_revocation")
     assert revocation.details["result"] == "revoked"
-    assert await user_event_types(runtime) == ["connection.removed"]
+    assert await user_event_types(runtime) == ["connection.connected", "connection.removed"]
 
     body = assert_problem(await client.get("/v1/me/credentials", headers=alice.headers), 404)
     assert "removed by an administrator" in body["detail"]

@@ -213,7 +213,7 @@ async def test_a_grant_revoked_at_the_provider_becomes_reauth_required_R6(
     dead = [e for e in entries if e.action == "connection.reauth_required"]
     assert len(dead) == 1
     assert dead[0].details["secrets_deleted"] == 2
-    assert await user_event_types(runtime) == ["connection.reauth_required"]
+    assert await user_event_types(runtime) == ["connection.connected", "connection.reauth_required"]
 
     # The next vend answers the same without asking the provider again.
     counters = await sandbox.counters(provider)
