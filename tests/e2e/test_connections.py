@@ -154,7 +154,12 @@ def test_connect_vend_expire_refresh_revoke_reconnect_remove(cli: Cli, tmp_path:
             assert _raw(db, "SELECT count(*) FROM vault_secrets WHERE owner = 'connections'") == [
                 (0,)
             ]
-            assert _raw(db, "SELECT type FROM user_events") == [("connection.reauth_required",)] * 2
+            assert _raw(db, "SELECT type FROM user_events ORDER BY id") == [
+                ("connection.connected",),
+                ("connection.connected",),
+                ("connection.reauth_required",),
+                ("connection.reauth_required",),
+            ]
 
             # Reconnect, then an admin removes the integration (R6).
             assert _connect(http, base, session, "google", GOOGLE_USER) == google_id
