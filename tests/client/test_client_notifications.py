@@ -1,18 +1,22 @@
 """The client follows calgate's notification stream (C3) and refreshes on a driven timer
-(C4): WebSocket, the SSE fallback, resume, reset, reauth/removed messages."""
+(C4): WebSocket, the SSE fallback, resume, reset, reauth/removed messages. alice's calendars
+are connected through calgate's flow and the client vends from calgate
+(``support.client_fixtures``); a change notification is published through calgate's hub
+as its webhook handling would publish it."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 
+import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
 from calgate.bootstrap import Runtime
 from calgate.client import CalgateClient, Snapshot, Status
 
-from support.client_fixtures import User, publish, seed_event
+from support.client_fixtures import REAUTH, User, publish, seed_event
 from support.client_world import ClientWorld, ManualTimer
 from support.live import serve_app
 
@@ -30,8 +34,14 @@ async def wait(client: CalgateClient, predicate: Callable[[Snapshot], bool]) -> 
 
 @pytest.mark.parametrize("websocket", [True, False], ids=["websocket", "sse"])
 async def test_a_change_notification_refetches_that_connection_C3(
-    make_client: MakeClient, world: ClientWorld, runtime: Runtime, user: User, websocket: bool
+    make_client: MakeClient,
+    world: ClientWorld,
+    runtime: Runtime,
+    user: User,
+    connected: dict[str, str],
+    websocket: bool,
 ) -> None:
+    google, ms = connected["google"], connected["microsoft"]
     (gid,), (mid,) = await world.seed(seed_event("Before"))
     client = make_client(websocket=websocket)
     await client.sign_in(user.email, user.password)
@@ -41,10 +51,10 @@ async def test_a_change_notification_refetches_that_connection_C3(
     before = await world.counters()
 
     await world.rename(gid, mid, "After")
-    await publish(runtime, user, "calendar.changed", "conn-google")
+    await publish(runtime, user, "calendar.changed", google)
     snap = await wait(client, lambda s: "After" in subjects(s))
-    assert subjects(snap, "conn-google") == ["After"]
-    assert subjects(snap, "conn-ms") == ["Before"]  # only the changed connection refetched
+    assert subjects(snap, google) == ["After"]
+    assert subjects(snap, ms) == ["Before"]  # only the changed connection refetched
     after = await world.counters()
     assert after["google.events.list"] == before["google.events.list"] + 1
     assert after.get("microsoft.graph.calendarView") == before.get("microsoft.graph.calendarView")
@@ -53,9 +63,10 @@ async def test_a_change_notification_refetches_that_connection_C3(
 async def test_a_server_refusing_the_websocket_upgrade_means_sse_C3(
     make_client: MakeClient,
     world: ClientWorld,
-    app,
+    app,  # type: ignore[no-untyped-def]
     runtime: Runtime,
-    user: User,  # type: ignore[no-untyped-def]
+    user: User,
+    connected: dict[str, str],
 ) -> None:
     """A proxy that does not pass WebSocket upgrades: the client falls back to SSE."""
 
@@ -73,18 +84,23 @@ async def test_a_server_refusing_the_websocket_upgrade_means_sse_C3(
         await client.start()
         assert client.stream_transport == "sse"
         await world.rename(gid, None, "After")
-        await publish(runtime, user, "calendar.changed", "conn-google")
-        await wait(client, lambda s: "After" in subjects(s, "conn-google"))
+        await publish(runtime, user, "calendar.changed", connected["google"])
+        await wait(client, lambda s: "After" in subjects(s, connected["google"]))
         await client.aclose()
 
 
 async def test_resume_replays_messages_after_the_last_id_C3(
-    make_client: MakeClient, world: ClientWorld, runtime: Runtime, user: User
+    make_client: MakeClient,
+    world: ClientWorld,
+    runtime: Runtime,
+    user: User,
+    connected: dict[str, str],
 ) -> None:
     """Messages committed while the app was not listening arrive when it resumes after the
     last id it handled (Last-Event-ID)."""
     (gid,), _ = await world.seed(seed_event("Before"))
-    await publish(runtime, user, "calendar.changed", "conn-ms")  # handled "earlier"
+    google, ms = connected["google"], connected["microsoft"]
+    await publish(runtime, user, "calendar.changed", ms)  # handled "earlier"
     async with runtime.uow(readonly=True) as uow:
         from sqlalchemy import func, select
 
@@ -96,57 +112,88 @@ async def test_resume_replays_messages_after_the_last_id_C3(
     await client.refresh_all()
     client.listener.last_event_id = last
     await world.rename(gid, None, "After")
-    await publish(runtime, user, "calendar.changed", "conn-google")  # while not listening
+    await publish(runtime, user, "calendar.changed", google)  # while not listening
     await client.start()
     async with asyncio.timeout(10):  # only a replay can deliver it: it predates the stream
         while client.listener.last_event_id != last + 1:
             await asyncio.sleep(0.01)
-    await wait(client, lambda s: "After" in subjects(s, "conn-google"))
+    await wait(client, lambda s: "After" in subjects(s, google))
 
 
 async def test_an_unknown_last_id_means_a_full_refresh_C3(
-    make_client: MakeClient,
-    world: ClientWorld,
-    vendor,
-    user: User,  # type: ignore[no-untyped-def]
+    make_client: MakeClient, world: ClientWorld, user: User, connected: dict[str, str]
 ) -> None:
     client = make_client()
     await client.sign_in(user.email, user.password)
     client.listener.last_event_id = 987654  # expired or never ours: stream.reset
+    before = await world.counters()
     await client.start()
-    async with asyncio.timeout(10):
-        while vendor.calls.count((False, None)) < 2:  # start's refresh + the reset's
+    async with asyncio.timeout(10):  # start's full refresh + the reset's: both calendars twice
+        while min(fetched(before, await world.counters()).values()) < 2:
             await asyncio.sleep(0.01)
 
 
+def fetched(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """How often each provider's calendar was listed since ``before``."""
+    return {
+        name: after.get(name, 0) - before.get(name, 0)
+        for name in ("google.events.list", "microsoft.graph.calendarView")
+    }
+
+
 async def test_reauth_required_and_removed_messages_C3_R6(
-    make_client: MakeClient, world: ClientWorld, runtime: Runtime, user: User
+    make_client: MakeClient,
+    world: ClientWorld,
+    user: User,
+    connected: dict[str, str],
+    client: httpx.AsyncClient,
+    session: dict[str, str],
 ) -> None:
-    """Both drop the connection's token and events from memory at once; the connection
-    stays listed with its state (reconnect / removed). Through calgate's real vending see
-    test_client_vending.py."""
+    """calgate announces a dead grant (Microsoft's, revoked at the provider and found by
+    another app's forced vend) and a removal (Google's, by the user). Both drop the
+    connection's token and events from memory at once, without fetching anything; the
+    connection stays listed with its state (reconnect there / removed). The mirror image
+    (Google dead, Microsoft removed) is in test_client_vending.py."""
+    google, ms = connected["google"], connected["microsoft"]
     await world.seed(seed_event("Kept"))
-    client = make_client()
-    await client.sign_in(user.email, user.password)
-    await client.start()
-    assert subjects(client.snapshot) == ["Kept", "Kept"]
-    await publish(runtime, user, "connection.reauth_required", "conn-ms")
-    snap = await wait(client, lambda s: s.connections["conn-ms"].status is Status.REAUTH_REQUIRED)
-    assert subjects(snap, "conn-ms") == []
-    assert subjects(snap, "conn-google") == ["Kept"]
-    assert client._connections["conn-ms"].access_token == ""
-    await publish(runtime, user, "connection.removed", "conn-google")
-    snap = await wait(client, lambda s: s.connections["conn-google"].status is Status.REMOVED)
+    app = make_client()
+    await app.sign_in(user.email, user.password)
+    await app.start()
+    assert subjects(app.snapshot) == ["Kept", "Kept"]
+    before = await world.counters()
+
+    await world.revoke("microsoft")
+    r = await client.get(
+        "/v1/me/credentials", params={"force_refresh": "true", "connection_id": ms}, headers=session
+    )
+    assert r.status_code == 409, r.text  # calgate found the grant dead and announced it
+    snap = await wait(app, lambda s: s.connections[ms].status is Status.REAUTH_REQUIRED)
+    assert subjects(snap, ms) == []
+    assert subjects(snap, google) == ["Kept"]
+    assert app._connections[ms].access_token == ""
+    snap = await wait(app, lambda s: s.connections[ms].reauth_url == REAUTH.format("microsoft"))
+
+    r = await client.delete(f"/v1/me/connections/{google}", headers=session)
+    assert r.status_code == 204, r.text
+    snap = await wait(app, lambda s: s.connections[google].status is Status.REMOVED)
     assert snap.entries == ()
-    assert "conn-google" not in client._connections
+    assert google not in app._connections
     assert {c.id: c.status for c in snap.needing_attention()} == {
-        "conn-ms": Status.REAUTH_REQUIRED,
-        "conn-google": Status.REMOVED,
+        ms: Status.REAUTH_REQUIRED,
+        google: Status.REMOVED,
+    }
+    assert fetched(before, await world.counters()) == {
+        "google.events.list": 0,
+        "microsoft.graph.calendarView": 0,
     }
 
 
 async def test_periodic_refresh_runs_on_the_jittered_timer_C4(
-    make_client: MakeClient, world: ClientWorld, user: User, timer: ManualTimer
+    make_client: MakeClient,
+    world: ClientWorld,
+    user: User,
+    connected: dict[str, str],
+    timer: ManualTimer,
 ) -> None:
     (gid,), (mid,) = await world.seed(seed_event("Before"))
     client = make_client(refresh_interval=1800, refresh_jitter=0.1)
@@ -171,7 +218,7 @@ async def test_periodic_refresh_runs_on_the_jittered_timer_C4(
 
 
 async def test_refresh_interval_is_configurable_C4(
-    make_client: MakeClient, user: User, timer: ManualTimer
+    make_client: MakeClient, user: User, connected: dict[str, str], timer: ManualTimer
 ) -> None:
     client = make_client(refresh_interval=300, refresh_jitter=0.0)
     await client.sign_in(user.email, user.password)

@@ -5,25 +5,21 @@ provider sandbox, when a grant dies at the provider or a connection is removed (
 usable one keeps the usable one, the app says where to reconnect, and the notifications
 drop the connection's token and events from memory.
 
-calgate here is the test's app (served on loopback for the client, in process for the
-test's own calls) configured with ``CALGATE_SANDBOX_URL`` and OAuth apps registered in the
-client world's sandbox; the user connects both calendars through calgate's real flow.
+calgate and the sandbox are those of ``support.client_fixtures``: the user connects both
+calendars through calgate's real flow, and a grant dies when the sandbox revokes it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC
-from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from rich.console import Console
 
-from calgate.bootstrap import Runtime, build_runtime
 from calgate.client import (
     CalgateClient,
     ConnectionRemoved,
@@ -34,100 +30,12 @@ from calgate.client import (
 )
 from calgate.client.service import ServiceApi
 from calgate.client.terminal import TerminalOptions, render, run_terminal
-from calgate.clock import FrozenClock
 
-from support.canary import MARKER, canary
-from support.client_fixtures import User, seed_event
-from support.client_world import GOOGLE_USER, MS_USER, SANDBOX, ClientWorld
-from support.connect import RoutingTransport, browser_history_hidden, connect
-from support.settings import IsolatedSettings
+from support.canary import MARKER
+from support.client_fixtures import REAUTH, User, seed_event
+from support.client_world import ClientWorld
 
 MakeClient = Callable[..., CalgateClient]
-CALLBACK = "http://testserver/v1/oauth/callback"  # calgate's public URL in tests
-REAUTH = "http://testserver/v1/me/connections/{}/authorize"
-
-
-@pytest.fixture
-async def calgate_apps(world: ClientWorld) -> dict[str, Any]:
-    """calgate's own OAuth apps in the sandbox, with calgate's callback registered."""
-    gsecret = canary("calgate-google-secret")
-    google = await world.control(
-        "POST",
-        "/google/clients",
-        json={"redirect_uris": [CALLBACK], "mode": "production", "client_secret": gsecret},
-    )
-    msecret = canary("calgate-ms-secret")
-    microsoft = await world.control(
-        "POST",
-        "/microsoft/apps",
-        json={"display_name": "calgate", "client_secret": msecret, "redirect_uris": [CALLBACK]},
-    )
-    return {
-        "google_client_id": google["client_id"],
-        "google_client_secret": gsecret,
-        "microsoft_client_id": microsoft["client_id"],
-        "microsoft_client_secret": msecret,
-    }
-
-
-@pytest.fixture
-def settings(
-    make_settings: Callable[..., IsolatedSettings], calgate_apps: dict[str, Any]
-) -> IsolatedSettings:
-    return make_settings(heartbeat_seconds=0.5, sandbox_url=SANDBOX, **calgate_apps)
-
-
-@pytest.fixture
-async def runtime(
-    settings: IsolatedSettings, clock: FrozenClock, world: ClientWorld
-) -> AsyncIterator[Runtime]:
-    """calgate whose outgoing HTTP (token exchange, refresh, revocation) reaches the sandbox."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=world.app)) as http:
-        rt = await build_runtime(settings, clock=clock, auto_migrate=False, http=http)
-        try:
-            yield rt
-        finally:
-            await rt.aclose()
-
-
-@pytest.fixture
-async def session(client: httpx.AsyncClient, user: User) -> dict[str, str]:
-    r = await client.post("/v1/sessions", json={"email": user.email, "password": user.password})
-    assert r.status_code == 201, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
-
-
-@pytest.fixture
-async def connected(
-    client: httpx.AsyncClient, app: FastAPI, world: ClientWorld, session: dict[str, str]
-) -> AsyncIterator[dict[str, str]]:
-    """alice's Google and Microsoft calendars connected through calgate's flow, driven by a
-    browser that reaches calgate and the sandbox in process: provider -> connection id."""
-    routes: dict[str, httpx.AsyncBaseTransport] = {
-        "sandbox.test": httpx.ASGITransport(app=world.app),
-        "testserver": httpx.ASGITransport(app=app),
-    }
-    async with httpx.AsyncClient(
-        transport=RoutingTransport(routes),
-        follow_redirects=True,
-        headers={"Accept": "application/json"},
-    ) as browser:
-        with browser_history_hidden():
-            made = {
-                provider: (await connect(client, browser, session, provider, login))[
-                    "connection_id"
-                ]
-                for provider, login in (("google", GOOGLE_USER), ("microsoft", MS_USER))
-            }
-            yield made
-
-
-async def revoke(world: ClientWorld, provider: str) -> None:
-    """An admin removes calgate's access at the provider (refresh and access tokens die)."""
-    if provider == "google":
-        await world.control("POST", f"/google/users/{GOOGLE_USER}/revoke", json={})
-    else:
-        await world.control("POST", f"/microsoft/users/{MS_USER}/revoke", json={})
 
 
 def subjects(snap: Snapshot, connection: str | None = None) -> list[str]:
@@ -151,12 +59,12 @@ async def test_a_revoked_grant_means_reconnect_there_and_the_other_calendar_stay
 ) -> None:
     google, ms = connected["google"], connected["microsoft"]
     await world.seed(seed_event("Standup"))
-    client = make_client(vendor=None)  # calgate's own vending
+    client = make_client()
     await client.sign_in(user.email, user.password)
     snap = await client.refresh_all()
     assert sorted(subjects(snap)) == ["Standup", "Standup"]
 
-    await revoke(world, "google")
+    await world.revoke("google")
     # The cached token is vended (200), Google refuses it (401), the client asks again with
     # force_refresh for that connection: calgate's refresh meets invalid_grant → 409.
     snap = await client.refresh_all()
@@ -195,8 +103,8 @@ async def test_vending_with_no_usable_connection_is_ReauthRequired_R6(
     calgate_url: str,
     session: dict[str, str],
 ) -> None:
-    await revoke(world, "google")
-    await revoke(world, "microsoft")
+    await world.revoke("google")
+    await world.revoke("microsoft")
     async with httpx.AsyncClient() as http:
         api = ServiceApi(http, calgate_url)
         token = session["Authorization"].removeprefix("Bearer ")
@@ -215,7 +123,7 @@ async def test_vending_with_no_usable_connection_is_ReauthRequired_R6(
     }
 
     # The app does not fail: both connections say where to reconnect, nothing is shown.
-    app = make_client(vendor=None)
+    app = make_client()
     await app.sign_in(user.email, user.password)
     snap = await app.refresh_all()
     assert snap.entries == ()
@@ -236,7 +144,7 @@ async def test_vending_after_removal_is_ConnectionRemoved_R6(
     session: dict[str, str],
 ) -> None:
     await world.seed(seed_event("Standup"))
-    app = make_client(vendor=None)
+    app = make_client()
     await app.sign_in(user.email, user.password)
     assert len((await app.refresh_all()).entries) == 2
 
@@ -293,13 +201,13 @@ async def test_notifications_drop_a_dead_or_removed_connection_at_once_C3_R6(
     Then Microsoft is removed: listed as removed, its events gone."""
     google, ms = connected["google"], connected["microsoft"]
     await world.seed(seed_event("Standup"))
-    app = make_client(vendor=None)
+    app = make_client()
     await app.sign_in(user.email, user.password)
     await app.start()
     assert len(app.snapshot.entries) == 2
     listed = await world.counters()
 
-    await revoke(world, "google")
+    await world.revoke("google")
     r = await client.get("/v1/me/credentials", params={"force_refresh": "true"}, headers=session)
     assert r.status_code == 200, r.text  # Microsoft is still usable
     snap = await wait(
@@ -341,8 +249,8 @@ async def test_the_terminal_app_says_where_to_reconnect_R6(
 ) -> None:
     """`calgate client --once` with every grant dead (found by another app's forced vend):
     one line per calendar saying to reconnect and where, not a failure."""
-    await revoke(world, "google")
-    await revoke(world, "microsoft")
+    await world.revoke("google")
+    await world.revoke("microsoft")
     r = await client.get("/v1/me/credentials", params={"force_refresh": "true"}, headers=session)
     assert r.status_code == 409, r.text
     out = io.StringIO()

@@ -4,9 +4,9 @@ DEBUG to stderr (C6 checks it). Reads its configuration as one JSON line on stdi
 file), signs in, starts the client (stream + full refresh), prints READY, waits for a
 notification-driven change, prints the table, then the audit findings as the last line.
 
-The connections' provider tokens come in the JSON (``vendor``) or, without it, are vended
-by calgate itself; ``wait_subject`` waits for an event with that subject instead of the next
-change. With ``"cli": true`` it runs ``calgate client`` (``argv``) instead.
+The connections' provider tokens are vended by calgate (``GET /v1/me/credentials``);
+``wait_subject`` waits for an event with that subject instead of the next change. With
+``"cli": true`` it runs ``calgate client`` (``argv``) instead.
 """
 
 from __future__ import annotations
@@ -44,22 +44,14 @@ async def _run_sdk(cfg: dict[str, object]) -> None:
 
     from rich.console import Console
 
-    from calgate.client import CalgateClient, VendedConnection
+    from calgate.client import CalgateClient
     from calgate.client.terminal import render
     from calgate.sanitize import Platform
 
-    # Without "vendor", the client vends from calgate itself (GET /v1/me/credentials).
-    vended = cfg.get("vendor")
-    conns = [VendedConnection(**c) for c in vended or []]  # type: ignore[arg-type, attr-defined]
-
-    async def vendor(force: bool, cid: str | None) -> list[VendedConnection]:
-        return conns
-
     url = str(cfg["url"])
     async with CalgateClient(
-        url, vendor=vendor if vended else None, platform=Platform.of(join_bases=[f"{url}/j/"]),
-        reconnect_backoff=(0.05, 0.5),
-    ) as client:  # fmt: skip
+        url, platform=Platform.of(join_bases=[f"{url}/j/"]), reconnect_backoff=(0.05, 0.5)
+    ) as client:
         await client.sign_in(str(cfg["email"]), str(cfg["password"]))
         await client.start()
         first = client.snapshot.generation

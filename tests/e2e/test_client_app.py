@@ -1,7 +1,9 @@
 """The reference client as its own process: memory only (C1), nothing of tokens or events in
 its logs (C6), and the ``calgate client`` command's one-line errors. calgate and the
-provider sandbox are served on loopback by the test; the client runs in a subprocess with
-an empty HOME and TMPDIR and an audit hook on file creation and writes."""
+provider sandbox are served on loopback by the test; the user's calendars are connected
+through calgate's flow and the client vends its tokens from calgate, which hands out API
+base URLs on the served sandbox. The client runs in a subprocess with an empty HOME and
+TMPDIR and an audit hook on file creation and writes."""
 
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from calgate.bootstrap import Runtime
@@ -20,8 +24,9 @@ from calgate.bootstrap import Runtime
 from support.canary import MARKER, canary
 from support.client_fixtures import *  # noqa: F403 - the client fixtures
 from support.client_fixtures import User, publish, seed_event
-from support.client_world import ClientWorld, SandboxVendor
+from support.client_world import SANDBOX, ClientWorld
 from support.live import serve_app
+from support.settings import IsolatedSettings
 
 HARNESS = Path(__file__).with_name("client_harness.py")
 
@@ -38,6 +43,23 @@ class Run:
 async def sandbox_url(world: ClientWorld) -> AsyncIterator[str]:
     async with serve_app(world.app) as url:
         yield url
+
+
+@pytest.fixture
+def settings(
+    make_settings: Callable[..., IsolatedSettings],
+    calgate_apps: dict[str, Any],
+    sandbox_url: str,
+) -> IsolatedSettings:
+    """calgate as in the other client tests (OAuth at the in-process sandbox), vending the
+    provider API base URLs of the served sandbox, which the client's process can reach."""
+    return make_settings(
+        heartbeat_seconds=0.5,
+        sandbox_url=SANDBOX,
+        google_api_base_url=f"{sandbox_url}/google/calendar/v3",
+        microsoft_graph_base_url=f"{sandbox_url}/microsoft/graph/v1.0",
+        **calgate_apps,
+    )
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -82,27 +104,16 @@ def _assert_nothing_written(tmp_path: Path) -> None:
         assert list((tmp_path / d).iterdir()) == [], f"the client left files in {d}"
 
 
-def _vended(vendor: SandboxVendor, sandbox_url: str) -> list[dict[str, str]]:
-    return [
-        {
-            "id": cid,
-            "provider": g.provider,
-            "status": g.status,
-            "api_base_url": g.base.replace("http://sandbox.test", sandbox_url),
-            "access_token": g.access_token,
-        }
-        for cid, g in vendor.grants.items()
-    ]
-
-
 async def test_the_client_writes_no_file_and_logs_no_content_C1_C6(
     tmp_path: Path,
     world: ClientWorld,
-    vendor: SandboxVendor,
     sandbox_url: str,
     calgate_url: str,
     runtime: Runtime,
     user: User,
+    connected: dict[str, str],
+    client: httpx.AsyncClient,
+    session: dict[str, str],
 ) -> None:
     subject, body = canary("subject"), canary("body")
     (gid,), _ = await world.seed(
@@ -113,12 +124,7 @@ async def test_the_client_writes_no_file_and_logs_no_content_C1_C6(
             attendees=[{"email": f"bob-{MARKER}@example.com", "display_name": f"Bob {MARKER}"}],
         )
     )
-    cfg = {
-        "url": calgate_url,
-        "email": user.email,
-        "password": user.password,
-        "vendor": _vended(vendor, sandbox_url),
-    }
+    cfg = {"url": calgate_url, "email": user.email, "password": user.password}
     proc = await _start(cfg, tmp_path)
     assert proc.stdout is not None
     async with asyncio.timeout(60):
@@ -126,7 +132,7 @@ async def test_the_client_writes_no_file_and_logs_no_content_C1_C6(
     assert ready == b"READY\n", ready + (await proc.communicate())[1]
     renamed = canary("renamed-subject")
     await world.rename(gid, None, renamed)
-    await publish(runtime, user, "calendar.changed", "conn-google")
+    await publish(runtime, user, "calendar.changed", connected["google"])
     run = await _finish(proc, ready)
 
     assert run.code == 0, run.stderr[-3000:]
@@ -137,9 +143,20 @@ async def test_the_client_writes_no_file_and_logs_no_content_C1_C6(
     # …its logs ran at DEBUG and said what it did…
     assert "calgate.client.core" in run.stderr
     assert "notification stream open (websocket" in run.stderr
-    # …but never a token, a password or event content (C6).
+    assert "vended credentials for 2 connection(s)" in run.stderr  # from calgate
+    # …but never a token, a password or event content (C6): not the access tokens calgate
+    # vended it (served from calgate's cache, so the same ones vended here).
     assert MARKER not in run.stderr
-    for secret in [*vendor.tokens(), user.password]:
+    r = await client.get("/v1/me/credentials", headers=session)
+    assert r.status_code == 200, r.text
+    vended = {c["provider"]: c for c in r.json()["connections"]}
+    assert {p: c["api_base_url"] for p, c in vended.items()} == {
+        "google": f"{sandbox_url}/google/calendar/v3",
+        "microsoft": f"{sandbox_url}/microsoft/graph/v1.0",
+    }
+    tokens = [c["access_token"] for c in vended.values()]
+    assert all(tokens)
+    for secret in [*tokens, user.password]:
         assert secret not in run.stderr
     # And it created or wrote no file, anywhere (C1).
     assert run.file_events == []
