@@ -193,6 +193,7 @@ async def _run_server(
     import uvicorn
 
     from calgate.api.app import create_app
+    from calgate.api.stream import direct_streams
 
     runtime = await _start_runtime(settings)
     restore_sigterm = _sigterm_is_a_stop()
@@ -205,7 +206,7 @@ async def _run_server(
         gc.collect()
         gc.freeze()
         config = uvicorn.Config(
-            app_,
+            direct_streams(app_),  # notification WebSockets skip the middleware (issue #6)
             host=host,
             port=port,
             log_config=None,

@@ -14,8 +14,9 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from calgate.api.stream import direct_streams
 from calgate.bootstrap import Runtime
 
 from support.live import serve_app
@@ -28,9 +29,12 @@ def settings(make_settings):  # type: ignore[no-untyped-def]
     return make_settings(heartbeat_seconds=HEARTBEAT)
 
 
-@pytest.fixture
-async def base_url(app) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
-    async with serve_app(app) as url:
+@pytest.fixture(params=["app", "calgate serve"])
+async def base_url(app, request) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    """The app as routed, and as `calgate serve` runs it (`direct_streams`: notification
+    WebSockets go straight to their handler, everything else through the app)."""
+    served = app if request.param == "app" else direct_streams(app)
+    async with serve_app(served) as url:
         yield url
 
 
@@ -362,3 +366,53 @@ async def test_bursts_coalesce_into_a_trailing_message(runtime, clock, base_url,
         trailing = await ws_next(ws)
         assert trailing["data"] == {"connection_id": "conn-1"}
         assert trailing["id"] > first["id"]
+
+
+def _suspended(task: asyncio.Task[Any]) -> list[str]:
+    """``module:qualname`` of each suspended coroutine of a task, outermost first."""
+    names = []
+    coro: Any = task.get_coro()
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None)
+        if frame is not None:
+            names.append(f"{frame.f_globals.get('__name__')}:{coro.cr_code.co_qualname}")
+        coro = getattr(coro, "cr_await", None)
+    return names
+
+
+async def test_an_open_stream_as_served_keeps_no_middleware_or_router_frames(app, people):
+    """Issue #6: every open WebSocket keeps its chain of suspended coroutines alive. As
+    `calgate serve` runs the app, an idle stream's chain is uvicorn's and the handler's,
+    nothing of the middleware, routers or FastAPI's dependency scaffolding, and not the
+    authentication step (its token and principal are gone)."""
+    alice = people["alice"]
+    async with (
+        serve_app(direct_streams(app)) as url,
+        connect(ws_url(url), additional_headers=alice.headers) as ws,
+    ):
+        assert (await ws_next(ws))["type"] == "stream.ready"
+        chains = [_suspended(task) for task in asyncio.all_tasks()]
+        streams = [c for c in chains if "calgate.api.stream:notifications_ws" in c]
+    assert len(streams) == 1, chains
+    chain = streams[0]
+    assert chain[0].startswith("uvicorn."), chain
+    layers = [f for f in chain if f.startswith(("fastapi.", "starlette.", "calgate.api.middle"))]
+    assert layers == ["starlette.websockets:WebSocket.receive"], chain  # waiting for the client
+    assert not any(f.endswith(("_open", "_authenticate")) for f in chain), chain
+
+
+async def test_served_app_keeps_its_middleware_for_everything_else(app, people):
+    async with serve_app(direct_streams(app)) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            r = await http.get("/healthz")
+            assert r.status_code == 200
+            assert r.headers["x-request-id"]  # ObservabilityMiddleware
+            assert r.headers["x-content-type-options"] == "nosniff"
+        # a WebSocket elsewhere is the app's to refuse, as before
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(
+                url.replace("http://", "ws://") + "/v1/me/notifications/ws/",
+                additional_headers=people["alice"].headers,
+            ):
+                pass
+        assert refused.value.response.status_code == 403

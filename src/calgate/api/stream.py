@@ -16,6 +16,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, WebSocket
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from starlette.applications import Starlette
+from starlette.datastructures import Headers, QueryParams
+from starlette.routing import WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from calgate.api.deps import RuntimeDep, UserDep
@@ -25,7 +29,7 @@ from calgate.errors import CalgateError, InvalidInput
 from calgate.notify.messages import Control, ControlType, Notification
 from calgate.notify.subscriptions import StreamClosed, Subscription
 
-__all__ = ["notifications_sse", "notifications_ws", "router"]
+__all__ = ["WS_PATH", "direct_streams", "notifications_sse", "notifications_ws", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +123,18 @@ async def notifications_sse(
 
 
 # WebSocket ----------------------------------------------------------------------------------
+# Memory per idle stream (issue #6, bench/notify.py part b): an open WebSocket keeps its
+# whole chain of suspended coroutines alive, with whatever their frames reference. So the
+# handler is a plain ASGI app (no FastAPI dependency scaffolding: two exit stacks, a second
+# WebSocket object, closures), `calgate serve` hands it the stream before the middleware
+# stack and routers (`direct_streams`), authentication runs in a helper whose frame is gone
+# once the stream is open (no token, principal or parsed headers kept), and the stream has
+# no task of its own while idle.
+WS_PATH = "/v1/me/notifications/ws"
+_HEARTBEAT = Control(ControlType.HEARTBEAT)
+_PONG = Control(ControlType.PONG)
+
+
 class _Writer:
     """Sends a subscription's queued items on its WebSocket. No task exists while the
     connection is idle: one is started when something is queued and ends when it is sent.
@@ -142,7 +158,7 @@ class _Writer:
 
     def _beat(self) -> None:
         if self.sub is not None and not self.sub.closed:
-            self.sub.offer(Control(ControlType.HEARTBEAT))
+            self.sub.offer(_HEARTBEAT)
             self.start_heartbeats()
 
     async def _flush(self) -> None:
@@ -179,8 +195,8 @@ async def _close(ws: WebSocket, code: int, reason: str) -> None:
             await ws.close(code=code, reason=reason[:120])
 
 
-def _bearer(ws: WebSocket) -> str | None:
-    header = ws.headers.get("authorization")
+def _bearer(headers: Headers) -> str | None:
+    header = headers.get("authorization")
     if not header:
         return None
     scheme, _, token = header.partition(" ")
@@ -225,7 +241,50 @@ async def _authenticate(runtime: Runtime, token: str) -> Principal:
     return principal
 
 
-@router.websocket("/v1/me/notifications/ws")
+async def _open(ws: WebSocket, runtime: Runtime, writer: _Writer) -> Subscription:
+    """Authenticate, subscribe and say ``stream.ready``. Everything needed only for this
+    (token, principal, parsed headers and query) dies with this frame."""
+    # Parsed here rather than through ws.headers / ws.query_params, which the WebSocket
+    # would cache for the life of the connection.
+    token = _bearer(Headers(scope=ws.scope))
+    resume: str | int | None = QueryParams(ws.scope.get("query_string", b"")).get("last_event_id")
+    if token is None:
+        first = await _first_message(ws)
+        token = str(first.get("token") or "")
+        resume = first.get("last_event_id", resume)
+    if not token:
+        raise _Refused(CLOSE_UNAUTHENTICATED, "send a session token")
+    principal = await _authenticate(runtime, token)
+    try:
+        last_event_id = _parse_last_event_id(resume, field="last_event_id")
+    except InvalidInput as exc:
+        raise _Refused(CLOSE_BAD_REQUEST, f"last_event_id {exc.detail}") from None
+    assert principal.account_id is not None
+    assert principal.user_id is not None
+    try:
+        sub = await runtime.hub.subscribe(
+            principal.account_id,
+            principal.user_id,
+            last_event_id=last_event_id,
+            transport="ws",
+            on_ready=writer.ready,
+        )
+    except CalgateError as exc:
+        raise _Refused(CLOSE_UNAVAILABLE, exc.detail) from None
+    try:
+        await ws.send_text(
+            json.dumps(
+                Control(
+                    ControlType.READY, {"heartbeat_seconds": runtime.settings.heartbeat_seconds}
+                ).wire()
+            )
+        )
+    except BaseException:
+        runtime.hub.unsubscribe(sub)
+        raise
+    return sub
+
+
 async def notifications_ws(ws: WebSocket) -> None:
     """WebSocket notification stream. Authenticate with ``Authorization: Bearer <session
     token>`` (native apps) or, from browsers, a first message ``{"type": "auth", "token":
@@ -235,38 +294,7 @@ async def notifications_ws(ws: WebSocket) -> None:
     writer = _Writer(ws, runtime.settings.heartbeat_seconds)
     sub: Subscription | None = None
     try:
-        token = _bearer(ws)
-        resume: str | int | None = ws.query_params.get("last_event_id")
-        if token is None:
-            first = await _first_message(ws)
-            token = str(first.get("token") or "")
-            resume = first.get("last_event_id", resume)
-        if not token:
-            raise _Refused(CLOSE_UNAUTHENTICATED, "send a session token")
-        principal = await _authenticate(runtime, token)
-        try:
-            last_event_id = _parse_last_event_id(resume, field="last_event_id")
-        except InvalidInput as exc:
-            raise _Refused(CLOSE_BAD_REQUEST, f"last_event_id {exc.detail}") from None
-        assert principal.account_id is not None
-        assert principal.user_id is not None
-        try:
-            sub = await runtime.hub.subscribe(
-                principal.account_id,
-                principal.user_id,
-                last_event_id=last_event_id,
-                transport="ws",
-                on_ready=writer.ready,
-            )
-        except CalgateError as exc:
-            raise _Refused(CLOSE_UNAVAILABLE, exc.detail) from None
-        await ws.send_text(
-            json.dumps(
-                Control(
-                    ControlType.READY, {"heartbeat_seconds": runtime.settings.heartbeat_seconds}
-                ).wire()
-            )
-        )
+        sub = await _open(ws, runtime, writer)
         writer.sub = sub
         writer.ready()
         writer.start_heartbeats()
@@ -295,4 +323,34 @@ async def _read_until_closed(ws: WebSocket, sub: Subscription) -> None:
             except ValueError:
                 continue
             if isinstance(body, dict) and body.get("type") == "ping":
-                sub.offer(Control(ControlType.PONG))
+                sub.offer(_PONG)
+
+
+class _NotificationsWs:
+    """The stream as a plain ASGI app (a Starlette route calls it directly, without
+    FastAPI's per-connection dependency scaffolding)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await notifications_ws(WebSocket(scope, receive=receive, send=send))
+
+
+notifications_ws_app = _NotificationsWs()
+router.routes.append(WebSocketRoute(WS_PATH, notifications_ws_app, name="notifications_ws"))
+
+
+def direct_streams(app: Starlette) -> ASGIApp:
+    """The ASGI app `calgate serve` runs: ``app``, except that notification WebSockets go
+    straight to their handler instead of through the middleware stack and routers, whose
+    ~15 suspended frames (and their closures, exit stacks and per-request objects) every
+    open stream would otherwise keep alive. None of those layers acts on a WebSocket (the
+    request id, metrics, security headers, body limits and error pages are HTTP-only), and
+    the handler is the same one the app routes to."""
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == WS_PATH:
+            scope["app"] = app
+            await notifications_ws(WebSocket(scope, receive=receive, send=send))
+        else:
+            await app(scope, receive, send)
+
+    return serve
