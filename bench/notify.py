@@ -14,6 +14,7 @@ same run on this machine:
 
     python bench/notify.py            # 100 users, 10,000 idle connections, longer runs
     python bench/notify.py --quick    # under a minute
+    python bench/notify.py --only-idle   # part (b) alone (with --quick: 1,000 connections)
 
 Setup: the provider sandbox (``calgate sandbox``) and ``calgate serve`` on SQLite (embedded,
 jobs in process), users connected to Google through the real OAuth flow, so calgate creates
@@ -415,14 +416,42 @@ def inbox_rows(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM webhook_inbox").fetchone()[0])
 
 
+def report_idle(
+    idle: int, calgate_growth: int, bare_growth: int, *, last_line: bool = True
+) -> tuple[float, float]:
+    per_conn = calgate_growth / idle
+    bare_per_conn = bare_growth / idle
+    print(f"(b) {idle} idle WebSocket connections: calgate {per_conn:.1f} KiB/conn "
+          f"(+{calgate_growth / 1024:.1f} MiB), bare websockets {bare_per_conn:.1f} KiB/conn "
+          f"(+{bare_growth / 1024:.1f} MiB); target ≤ 25 KiB")  # fmt: skip
+    if last_line:  # --only-idle
+        print(
+            json.dumps(
+                {
+                    "rss_per_conn_kib": round(per_conn, 2),
+                    "baseline_rss_per_conn_kib": round(bare_per_conn, 2),
+                    "idle_connections": idle,
+                }
+            )
+        )
+    return per_conn, bare_per_conn
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="under a minute")
+    parser.add_argument(
+        "--only-idle",
+        action="store_true",
+        help="run part (b) alone (idle WebSocket connections), for iterating on its figure",
+    )
     args = parser.parse_args()
     if args.quick:
         n_users, idle, rounds, seconds, rate, span = 10, 1000, 1, 5, 4.0, 5.0
     else:
         n_users, idle, rounds, seconds, rate, span = 60, 10_000, 3, 10, 20.0, 30.0
+    if args.only_idle:
+        n_users = min(n_users, 10)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, idle + 2000)), hard))
     generator = "wrk" if shutil.which("wrk") else "asyncio raw HTTP (wrk not installed)"
@@ -456,7 +485,7 @@ def main() -> None:
             with process(calgate("serve", "--port", str(port)), env, serve_log, f"{base}/healthz"):
                 users = setup_users(base, sandbox, n_users)
             setup_s = time.monotonic() - t0
-            channels = asyncio.run(_channel_secrets(work / "data"))
+            channels = [] if args.only_idle else asyncio.run(_channel_secrets(work / "data"))
 
             # (a) and (b): the receiver alone
             with process(
@@ -465,12 +494,13 @@ def main() -> None:
                 serve_log,
                 f"{base}/healthz",
             ) as server:
-                ingest_load(port, 1, channels, 10**9, work)  # warm up both
-                baseline_load(port, 1)
+                if not args.only_idle:
+                    ingest_load(port, 1, channels, 10**9, work)  # warm up both
+                    baseline_load(port, 1)
                 before_rows = inbox_rows(work / "data" / "calgate.db")
                 ingests, bases = [], []
                 logged = 0  # server log lines written while webhooks were coming in
-                for r in range(rounds):
+                for r in range(0 if args.only_idle else rounds):
                     bases.append(baseline_load(port, seconds))
                     log_lines = len(serve_log.read_text().splitlines())
                     ingests.append(ingest_load(port, seconds, channels, (r + 2) * 10**9, work))
@@ -490,6 +520,9 @@ def main() -> None:
                 bare_growth = asyncio.run(
                     _hold(f"ws://127.0.0.1:{bare_port}/", [], idle, bare.pid, False)
                 )
+            if args.only_idle:
+                report_idle(idle, calgate_growth, bare_growth)
+                return
 
             # (c): embedded, with the job runner
             with process(calgate("serve", "--port", str(port)), env, serve_log, f"{base}/healthz"):
@@ -510,11 +543,7 @@ def main() -> None:
     print(f"    inbox rows written: {stored} for {sum(i.requests for i in ingests)} requests;"
           f" server log lines during ingest: {logged}")  # fmt: skip
     print("    target ≥ 1,500 notifications/s, ack p99 ≤ 50 ms")
-    per_conn = calgate_growth / idle
-    bare_per_conn = bare_growth / idle
-    print(f"(b) {idle} idle WebSocket connections: calgate {per_conn:.1f} KiB/conn "
-          f"(+{calgate_growth / 1024:.1f} MiB), bare websockets {bare_per_conn:.1f} KiB/conn "
-          f"(+{bare_growth / 1024:.1f} MiB); target ≤ 25 KiB")  # fmt: skip
+    per_conn, bare_per_conn = report_idle(idle, calgate_growth, bare_growth, last_line=False)
     print(f"(c) webhook → client, {n_users} apps, {rate:.0f} changes/s for {span:.0f} s: "
           f"{len(latencies)} delivered, p50 {lat_p50:.0f} ms, p99 {lat_p99:.0f} ms; "
           "target p99 ≤ 250 ms")  # fmt: skip
