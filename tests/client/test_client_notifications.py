@@ -7,7 +7,7 @@ as its webhook handling would publish it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -186,6 +186,39 @@ async def test_reauth_required_and_removed_messages_C3_R6(
         "google.events.list": 0,
         "microsoft.graph.calendarView": 0,
     }
+
+
+async def test_a_reconnected_calendar_shows_at_once_C3_R6(
+    make_client: MakeClient,
+    world: ClientWorld,
+    user: User,
+    connected: dict[str, str],
+    client: httpx.AsyncClient,
+    session: dict[str, str],
+    reconnect: Callable[[str], Awaitable[str]],
+) -> None:
+    """After a dead grant the user reconnects in the browser: calgate's
+    ``connection.connected`` makes the app vend and fetch again at once — no periodic
+    refresh runs here (the timer is never fired)."""
+    ms = connected["microsoft"]
+    await world.seed(seed_event("Kept"))
+    app = make_client()
+    await app.sign_in(user.email, user.password)
+    await app.start()
+    await world.revoke("microsoft")
+    r = await client.get(
+        "/v1/me/credentials", params={"force_refresh": "true", "connection_id": ms}, headers=session
+    )
+    assert r.status_code == 409, r.text
+    snap = await wait(app, lambda s: s.connections[ms].status is Status.REAUTH_REQUIRED)
+    assert subjects(snap, ms) == []
+
+    assert await reconnect("microsoft") == ms
+    snap = await wait(
+        app, lambda s: s.connections[ms].status is Status.OK and bool(subjects(s, ms))
+    )
+    assert subjects(snap, ms) == ["Kept"]
+    assert app._connections[ms].access_token != ""
 
 
 async def test_periodic_refresh_runs_on_the_jittered_timer_C4(

@@ -13,7 +13,8 @@ What calgate does with them is what the sandbox says: ``world.counters()`` (e.g.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +51,7 @@ __all__ = [
     "connected",
     "make_client",
     "publish",
+    "reconnect",
     "runtime",
     "seed_event",
     "session",
@@ -155,12 +157,9 @@ async def session(client: httpx.AsyncClient, user: User) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
-@pytest.fixture
-async def connected(
-    client: httpx.AsyncClient, app: FastAPI, world: ClientWorld, session: dict[str, str]
-) -> AsyncIterator[dict[str, str]]:
-    """alice's Google and Microsoft calendars connected through calgate's flow, driven by a
-    browser that reaches calgate and the sandbox in process: provider -> connection id."""
+@asynccontextmanager
+async def _browser(app: FastAPI, world: ClientWorld) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser that reaches calgate and the sandbox in process."""
     routes: dict[str, httpx.AsyncBaseTransport] = {
         "sandbox.test": httpx.ASGITransport(app=world.app),
         "testserver": httpx.ASGITransport(app=app),
@@ -170,6 +169,16 @@ async def connected(
         follow_redirects=True,
         headers={"Accept": "application/json"},
     ) as browser:
+        yield browser
+
+
+@pytest.fixture
+async def connected(
+    client: httpx.AsyncClient, app: FastAPI, world: ClientWorld, session: dict[str, str]
+) -> AsyncIterator[dict[str, str]]:
+    """alice's Google and Microsoft calendars connected through calgate's flow, driven by a
+    browser that reaches calgate and the sandbox in process: provider -> connection id."""
+    async with _browser(app, world) as browser:
         with browser_history_hidden():
             made = {
                 provider: (await connect(client, browser, session, provider, login))[
@@ -178,6 +187,24 @@ async def connected(
                 for provider, login in (("google", GOOGLE_USER), ("microsoft", MS_USER))
             }
             yield made
+
+
+@pytest.fixture
+async def reconnect(
+    client: httpx.AsyncClient, app: FastAPI, world: ClientWorld, session: dict[str, str]
+) -> AsyncIterator[Callable[[str], Awaitable[str]]]:
+    """Connect one of alice's calendars again through calgate's flow (as after a dead
+    grant): provider -> connection id."""
+    logins = {"google": GOOGLE_USER, "microsoft": MS_USER}
+    async with _browser(app, world) as browser:
+
+        async def again(provider: str) -> str:
+            with browser_history_hidden():
+                done = await connect(client, browser, session, provider, logins[provider])
+            assert done["status"] == "reconnected", done
+            return str(done["connection_id"])
+
+        yield again
 
 
 @pytest.fixture
