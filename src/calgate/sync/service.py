@@ -121,8 +121,13 @@ class SyncService:
             self._metrics.sync_runs.labels(provider, "failed").inc()
             raise
         changes = changes_from_batch(batch)
+        # The first listing is the baseline: nothing was announced before it, so it tells
+        # nobody — unless the provider said something changed (a webhook, a lifecycle
+        # event). Such a run may overlap the baseline and read the row before it was saved
+        # (a sync queued while another runs starts at once); it still announces the change.
         first = row.cursor is None and row.last_success_at is None
-        changed = bool(changes) if not batch.full else not first
+        told = reason == "webhook" or reason.startswith("lifecycle.")
+        changed = bool(changes) if not batch.full else (told or not first)
         if changed:
             async with self._uow() as uow:
                 await self._hub.publish_coalesced(

@@ -97,6 +97,11 @@ async def rows(runtime: Runtime, sql: str, **params: Any) -> list[dict[str, Any]
         return [dict(r._mapping) for r in result]
 
 
+async def execute(runtime: Runtime, sql: str, **params: Any) -> None:
+    async with runtime.engine.begin() as conn:
+        await conn.execute(text(sql), params)
+
+
 async def subscriptions(runtime: Runtime) -> list[dict[str, Any]]:
     return await rows(runtime, "SELECT * FROM subscriptions ORDER BY created_at")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from .conftest import changed_messages, rows, subscriptions
+from .conftest import changed_messages, execute, rows, subscriptions
 from support.connect import GOOGLE_USER, MS_USER
 
 
@@ -53,6 +53,30 @@ async def test_a_change_at_google_reaches_the_apps_R9(connected, runtime, world)
     assert await changed_messages(runtime, cid) == 1
     delivered = [d for d in await world.deliveries("google") if d["kind"] == "watch.exists"]
     assert [d["last_status"] for d in delivered] == [200]
+
+
+async def test_a_webhook_sync_overlapping_the_baseline_still_tells_the_apps_R9(
+    connected, runtime, world
+):
+    """A webhook's sync can start while the first (baseline) sync still runs: both read a
+    state with no cursor yet. The baseline tells nobody; the webhook's run must."""
+    cid = await connected("google")
+    baseline = "UPDATE sync_states SET cursor = NULL, last_success_at = NULL"
+    r = await world.control.post(
+        f"/_sandbox/google/calendars/{GOOGLE_USER}/events",
+        json={
+            "summary": "Planning",
+            "start": {"dateTime": "2026-11-24T10:00:00Z"},
+            "end": {"dateTime": "2026-11-24T11:00:00Z"},
+        },
+    )
+    assert r.status_code == 201, r.text
+    await execute(runtime, baseline)
+    await runtime.push.sync.run(uuid.UUID(cid), reason="subscribed")
+    assert await changed_messages(runtime, cid) == 0  # a baseline: nothing to announce
+    await execute(runtime, baseline)
+    await runtime.push.sync.run(uuid.UUID(cid), reason="webhook")
+    assert await changed_messages(runtime, cid) == 1
 
 
 async def test_a_change_at_microsoft_reaches_the_apps_R9(connected, runtime, world):
