@@ -121,13 +121,11 @@ class SyncService:
             self._metrics.sync_runs.labels(provider, "failed").inc()
             raise
         changes = changes_from_batch(batch)
-        # The first listing is the baseline: nothing was announced before it, so it tells
-        # nobody — unless the provider said something changed (a webhook, a lifecycle
-        # event). Such a run may overlap the baseline and read the row before it was saved
-        # (a sync queued while another runs starts at once); it still announces the change.
-        first = row.cursor is None and row.last_success_at is None
-        told = reason == "webhook" or reason.startswith("lifecycle.")
-        changed = bool(changes) if not batch.full else (told or not first)
+        # A full listing always tells the apps, the first (baseline) one included: apps
+        # refresh when the connection is made (connection.connected), and a change made
+        # while this listing ran — its webhook's run then finds nothing new — may be in it
+        # and in no app yet.
+        changed = bool(changes) or batch.full
         if changed:
             async with self._uow() as uow:
                 await self._hub.publish_coalesced(

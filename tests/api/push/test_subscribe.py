@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+from calgate.sync.service import COALESCE_WINDOW
+
 from .conftest import changed_messages, execute, rows, subscriptions
 from support.connect import GOOGLE_USER, MS_USER
 
@@ -37,9 +39,10 @@ async def test_google_connect_subscribes_with_a_vaulted_secret_R9(connected, run
     assert str(uuid.UUID(str(state[0]["connection_id"]))) == cid
 
 
-async def test_a_change_at_google_reaches_the_apps_R9(connected, runtime, world):
+async def test_a_change_at_google_reaches_the_apps_R9(connected, runtime, world, clock):
     cid = await connected("google")
-    assert await changed_messages(runtime, cid) == 0  # the first sync tells nobody
+    # The first (baseline) listing tells the apps once: they may have fetched before it.
+    assert await changed_messages(runtime, cid) == 1
     r = await world.control.post(
         f"/_sandbox/google/calendars/{GOOGLE_USER}/events",
         json={
@@ -49,19 +52,22 @@ async def test_a_change_at_google_reaches_the_apps_R9(connected, runtime, world)
         },
     )
     assert r.status_code == 201, r.text
+    clock.advance(seconds=COALESCE_WINDOW.total_seconds())  # past the baseline's message
     await world.settle(runtime)
-    assert await changed_messages(runtime, cid) == 1
+    assert await changed_messages(runtime, cid) == 2
     delivered = [d for d in await world.deliveries("google") if d["kind"] == "watch.exists"]
     assert [d["last_status"] for d in delivered] == [200]
 
 
-async def test_a_webhook_sync_overlapping_the_baseline_still_tells_the_apps_R9(
+async def test_a_change_absorbed_by_the_baseline_still_reaches_the_apps_R9(
     connected, runtime, world
 ):
-    """A webhook's sync can start while the first (baseline) sync still runs: both read a
-    state with no cursor yet. The baseline tells nobody; the webhook's run must."""
+    """A change made while the first (baseline) sync lists the calendar lands in that
+    listing; its webhook's run then finds nothing new. Apps may have fetched before it, so
+    the baseline itself tells them."""
     cid = await connected("google")
-    baseline = "UPDATE sync_states SET cursor = NULL, last_success_at = NULL"
+    await execute(runtime, "DELETE FROM user_events")
+    await execute(runtime, "UPDATE sync_states SET cursor = NULL, last_success_at = NULL")
     r = await world.control.post(
         f"/_sandbox/google/calendars/{GOOGLE_USER}/events",
         json={
@@ -71,12 +77,11 @@ async def test_a_webhook_sync_overlapping_the_baseline_still_tells_the_apps_R9(
         },
     )
     assert r.status_code == 201, r.text
-    await execute(runtime, baseline)
-    await runtime.push.sync.run(uuid.UUID(cid), reason="subscribed")
-    assert await changed_messages(runtime, cid) == 0  # a baseline: nothing to announce
-    await execute(runtime, baseline)
-    await runtime.push.sync.run(uuid.UUID(cid), reason="webhook")
+    outcome = await runtime.push.sync.run(uuid.UUID(cid), reason="subscribed")
+    assert outcome.outcome == "full"
     assert await changed_messages(runtime, cid) == 1
+    outcome = await runtime.push.sync.run(uuid.UUID(cid), reason="webhook")
+    assert outcome.outcome == "unchanged"  # the baseline had it already
 
 
 async def test_a_change_at_microsoft_reaches_the_apps_R9(connected, runtime, world):
