@@ -12,7 +12,7 @@ same run on this machine:
     change at a steady rate through the sandbox's control API; from the change (which makes
     the sandbox POST its webhook) to the app receiving ``calendar.changed``.
 
-    python bench/notify.py            # 100 users, 10,000 idle connections, longer runs
+    python bench/notify.py            # 60 users, 10,000 idle connections, longer runs
     python bench/notify.py --quick    # under a minute
     python bench/notify.py --only-idle   # part (b) alone (with --quick: 1,000 connections)
 
