@@ -11,6 +11,19 @@ from .conftest import changed_messages, execute, rows, subscriptions
 from support.connect import GOOGLE_USER, MS_USER
 
 
+async def add_google_event(world, summary: str) -> None:
+    """An event tomorrow morning in alice's Google calendar, made at the provider."""
+    r = await world.control.post(
+        f"/_sandbox/google/calendars/{GOOGLE_USER}/events",
+        json={
+            "summary": summary,
+            "start": {"dateTime": "2026-11-24T10:00:00Z"},
+            "end": {"dateTime": "2026-11-24T11:00:00Z"},
+        },
+    )
+    assert r.status_code == 201, r.text
+
+
 async def test_google_connect_subscribes_with_a_vaulted_secret_R9(connected, runtime, world):
     cid = await connected("google")
     subs = await subscriptions(runtime)
@@ -43,15 +56,7 @@ async def test_a_change_at_google_reaches_the_apps_R9(connected, runtime, world,
     cid = await connected("google")
     # The first (baseline) listing tells the apps once: they may have fetched before it.
     assert await changed_messages(runtime, cid) == 1
-    r = await world.control.post(
-        f"/_sandbox/google/calendars/{GOOGLE_USER}/events",
-        json={
-            "summary": "Planning",
-            "start": {"dateTime": "2026-11-24T10:00:00Z"},
-            "end": {"dateTime": "2026-11-24T11:00:00Z"},
-        },
-    )
-    assert r.status_code == 201, r.text
+    await add_google_event(world, "Planning")
     clock.advance(seconds=COALESCE_WINDOW.total_seconds())  # past the baseline's message
     await world.settle(runtime)
     assert await changed_messages(runtime, cid) == 2
@@ -68,15 +73,7 @@ async def test_a_change_absorbed_by_the_baseline_still_reaches_the_apps_R9(
     cid = await connected("google")
     await execute(runtime, "DELETE FROM user_events")
     await execute(runtime, "UPDATE sync_states SET cursor = NULL, last_success_at = NULL")
-    r = await world.control.post(
-        f"/_sandbox/google/calendars/{GOOGLE_USER}/events",
-        json={
-            "summary": "Planning",
-            "start": {"dateTime": "2026-11-24T10:00:00Z"},
-            "end": {"dateTime": "2026-11-24T11:00:00Z"},
-        },
-    )
-    assert r.status_code == 201, r.text
+    await add_google_event(world, "Planning")
     outcome = await runtime.push.sync.run(uuid.UUID(cid), reason="subscribed")
     assert outcome.outcome == "full"
     assert await changed_messages(runtime, cid) == 1
