@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -10,9 +11,10 @@ from calgate.connectors.base import TokenGrant
 from calgate.connectors.google import GoogleConnector
 from calgate.connectors.google.config import GoogleConfig
 from calgate.connectors.oauth import new_pkce_pair
+from calgate.domain.calendar import MappedOnRead
 from calgate.domain.policy import Access, ContactsAccess
 
-from .contract import ConnectorContract, utc_window
+from .contract import ConnectorContract, _event, utc_window
 from support.connect import CALLBACK, GOOGLE_USER, SANDBOX
 
 CLIENT = (
@@ -76,3 +78,21 @@ def expire_sync_tokens(sandbox):
 
 class TestGoogleConnector(ConnectorContract):
     pass
+
+
+async def test_full_sync_maps_each_event_on_read_as_get_event_does(
+    connector: GoogleConnector, grant: TokenGrant, window
+) -> None:
+    """The listing keeps each item's wire JSON and maps it when read; what it maps is what
+    a plain events.get of the same event maps to."""
+    token = grant.access_token
+    made = [
+        await connector.create_event(token, "primary", _event(window[0] + timedelta(hours=h)))
+        for h in range(3)
+    ]
+    batch = await connector.sync(token, "primary", None, start=window[0], end=window[1])
+    assert isinstance(batch.changed, MappedOnRead)
+    assert list(batch.changed_hrefs) == list(batch.raw)
+    by_href = dict(zip(batch.changed_hrefs, batch.changed, strict=True))
+    for stored in made:
+        assert by_href[stored.ref.href] == await connector.get_event(token, stored.ref.href)

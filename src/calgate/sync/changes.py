@@ -36,12 +36,14 @@ Guarantees and duties:
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import unquote
 
 from calgate.domain.calendar import EventStatus, StoredEvent, SyncBatch
 from calgate.domain.policy import Provider
@@ -63,14 +65,24 @@ class Change:
 
     ``removed``: deleted, or moved out of the synced window (Graph reports both alike), so
     ``event`` and ``raw`` are None. ``cancelled``: still listed but cancelled (a cancelled
-    occurrence of a series; a meeting the organizer cancelled)."""
+    occurrence of a series; a meeting the organizer cancelled). ``event`` is mapped to the
+    domain model when first read (``read_event``); ``raw`` needs no mapping."""
 
     href: str  # the connector's address of the item (opaque; `CalendarConnector.get_event`)
     event_id: str  # the provider's event id (Google event id, Graph event id)
     removed: bool = False
-    cancelled: bool = False
-    event: StoredEvent | None = None  # mapped to the domain model (with its etag)
     raw: Mapping[str, Any] | None = None  # the provider's wire JSON, for calgate.sanitize
+    read_event: Callable[[], StoredEvent] | None = field(default=None, compare=False)
+
+    @property
+    def event(self) -> StoredEvent | None:
+        """The item mapped to the domain model (with its etag), or None once removed."""
+        return None if self.read_event is None else self.read_event()
+
+    @property
+    def cancelled(self) -> bool:
+        event = self.event
+        return event is not None and event.event.status is EventStatus.CANCELLED
 
     def __repr__(self) -> str:  # ids only: never event content
         state = "removed" if self.removed else ("cancelled" if self.cancelled else "changed")
@@ -146,23 +158,21 @@ class ChangeConsumers:
 def _event_id(href: str) -> str:
     """The provider's id is the last path segment of a connector href (Google
     ``calendars/{cal}/events/{id}``, Graph ``me/events/{id}``)."""
-    from urllib.parse import unquote
-
     return unquote(href.rstrip("/").rsplit("/", 1)[-1])
 
 
 def changes_from_batch(batch: SyncBatch) -> list[Change]:
-    """A connector's `SyncBatch` as consumer changes (changed first, then removals)."""
+    """A connector's `SyncBatch` as consumer changes (changed first, then removals). No
+    item is mapped here: each change maps its own on first read of ``event``."""
     out: list[Change] = []
-    for stored in batch.changed:
-        href = stored.ref.href
+    changed, raw = batch.changed, batch.raw
+    for index, href in enumerate(batch.changed_hrefs):
         out.append(
             Change(
                 href=href,
                 event_id=_event_id(href),
-                cancelled=stored.event.status is EventStatus.CANCELLED,
-                event=stored,
-                raw=batch.raw.get(href),
+                raw=raw.get(href),
+                read_event=functools.partial(changed.__getitem__, index),
             )
         )
     for href in batch.removed:

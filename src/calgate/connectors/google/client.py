@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
-import orjson
 
 from calgate.connectors import oauth
 from calgate.connectors.errors import (
@@ -23,7 +22,7 @@ from calgate.connectors.errors import (
     WrongEtag,
 )
 from calgate.connectors.google.config import GoogleConfig
-from calgate.connectors.http import retry_after, send
+from calgate.connectors.http import parse_json, retry_after, send
 from calgate.vault.base import Secret
 
 __all__ = ["GoogleClient"]
@@ -149,7 +148,7 @@ class GoogleClient:
         if response.status_code == 204 or not response.content:
             return None
         try:
-            return orjson.loads(response.content)  # a sync page is megabytes: parse fast
+            return parse_json(response.content)
         except ValueError as exc:
             raise ConnectorError("google answered with a body that is not JSON") from exc
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -25,7 +24,7 @@ from calgate.connectors.errors import ConnectorError, NotFound
 from calgate.connectors.google import mapping
 from calgate.connectors.google.client import GoogleClient
 from calgate.connectors.google.config import GoogleConfig
-from calgate.domain.calendar import Event, ItemRef, StoredEvent, SyncBatch
+from calgate.domain.calendar import Event, ItemRef, MappedOnRead, StoredEvent, SyncBatch
 from calgate.domain.connections import Permissions
 from calgate.domain.policy import Access, ContactsAccess
 from calgate.vault.base import Secret
@@ -42,21 +41,6 @@ _READ_SCOPES = _WRITE_SCOPES | {
     _G + "calendar.events.owned.readonly",
 }
 _PAGE = "2500"
-
-
-_CHUNK = 256
-
-
-def _in_chunks(
-    take: Callable[[list[dict[str, Any]], str | None], None],
-    items: list[dict[str, Any]],
-    zone: str | None,
-) -> None:
-    """``take`` a page in small chunks, offering the GIL between them: the event loop
-    reading the next page gets it at once instead of after a full switch interval."""
-    for i in range(0, len(items), _CHUNK):
-        take(items[i : i + _CHUNK], zone)
-        time.sleep(0)
 
 
 def _utc(value: datetime) -> str:
@@ -255,60 +239,53 @@ class GoogleConnector(CalendarConnector):
         params = {"maxResults": _PAGE, "singleEvents": "false"}
         if sync_token:
             params["syncToken"] = sync_token
-        changed: list[StoredEvent] = []
+        hrefs: list[str] = []
+        items: list[dict[str, Any]] = []
         removed: list[str] = []
         raw: dict[str, dict[str, Any]] = {}
-
-        def take(items: list[dict[str, Any]], zone: str | None) -> None:
-            for item in items:
-                href = mapping.event_href(calendar_id, str(item["id"]))
-                if item.get("status") == "cancelled" and not item.get("recurringEventId"):
-                    removed.append(href)
-                else:
-                    changed.append(mapping.stored_from_google(calendar_id, item, zone, href=href))
-                    raw[href] = item
-
-        next_token = await self._pipelined(token, calendar_id, params, take)
-        return SyncBatch(
-            tuple(changed), tuple(removed), next_token or "", full=not sync_token, raw=raw
-        )
-
-    async def _pipelined(
-        self,
-        token: Secret,
-        calendar_id: str,
-        params: dict[str, str],
-        take: Callable[[list[dict[str, Any]], str | None], None],
-    ) -> str | None:
-        """Page through events.list, mapping each page (``take``, in a worker thread)
-        while the next one is on its way: a large calendar's mapping overlaps Google's
-        latency instead of adding to it. Returns the ``nextSyncToken``."""
-        path = self.client.events_path(calendar_id)
-        fetch = asyncio.ensure_future(self.client.call("GET", path, token, params=params))
         zone: str | None = None
+        prefix = mapping.event_href(calendar_id, "")
+        path = self.client.events_path(calendar_id)
+        # Page tokens chain, so pages come one after the other; the next request is sent
+        # before this page is sorted, and nothing is mapped here (`MappedOnRead`).
+        fetch = asyncio.ensure_future(self.client.call("GET", path, token, params=params))
         try:
             while True:
                 page = await fetch
-                zone = zone or page.get("timeZone")
                 following = page.get("nextPageToken")
                 if following:
                     query = {**params, "pageToken": following}
                     fetch = asyncio.ensure_future(
                         self.client.call("GET", path, token, params=query)
                     )
-                items = page.get("items") or []
-                if following and len(items) > _CHUNK:
-                    await asyncio.to_thread(_in_chunks, take, items, zone)
-                else:
-                    take(items, zone)
+                zone = zone or page.get("timeZone")
+                for item in page.get("items") or ():
+                    href = prefix + mapping.quoted(str(item["id"]))
+                    if item.get("status") == "cancelled" and not item.get("recurringEventId"):
+                        removed.append(href)
+                    else:
+                        hrefs.append(href)
+                        items.append(item)
+                        raw[href] = item
                 if not following:
-                    token_out = page.get("nextSyncToken")
-                    return str(token_out) if token_out else None
+                    next_token = page.get("nextSyncToken")
+                    break
         finally:
             if not fetch.done():
                 fetch.cancel()
                 with contextlib.suppress(asyncio.CancelledError, ConnectorError):
                     await fetch
+
+        def read(href: str, item: Mapping[str, Any]) -> StoredEvent:
+            return mapping.stored_from_google(calendar_id, item, zone, href=href)
+
+        return SyncBatch(
+            MappedOnRead(hrefs, items, read),
+            tuple(removed),
+            str(next_token) if next_token else "",
+            full=not sync_token,
+            raw=raw,
+        )
 
     # change notifications (§5.3) ---------------------------------------------------------
     async def subscribe(

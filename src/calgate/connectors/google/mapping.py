@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote, unquote
@@ -25,6 +26,7 @@ __all__ = [
     "event_href",
     "event_to_google",
     "parse_href",
+    "quoted",
     "stored_from_google",
 ]
 
@@ -40,12 +42,13 @@ _TO_GOOGLE = {v: k for k, v in _RESPONSES.items()}
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")  # what quote() leaves as it is
 
 
-def _quoted(value: str) -> str:
+def quoted(value: str) -> str:
+    """``value`` as one path segment of an href."""
     return value if _UNRESERVED.fullmatch(value) else quote(value, safe="")
 
 
 def event_href(calendar_id: str, event_id: str) -> str:
-    return f"calendars/{_quoted(calendar_id)}/events/{_quoted(event_id)}"
+    return f"calendars/{quoted(calendar_id)}/events/{quoted(event_id)}"
 
 
 def parse_href(href: str) -> tuple[str, str]:
@@ -100,7 +103,7 @@ def _attendee(email: str, name: str, optional: bool, resource: bool, response: s
     )
 
 
-def _meeting_url(item: dict[str, Any]) -> str | None:
+def _meeting_url(item: Mapping[str, Any]) -> str | None:
     for entry in (item.get("conferenceData") or {}).get("entryPoints") or []:
         if entry.get("entryPointType") == "video" and entry.get("uri"):
             return str(entry["uri"])
@@ -108,7 +111,7 @@ def _meeting_url(item: dict[str, Any]) -> str | None:
     return str(link) if link else None
 
 
-def event_from_google(item: dict[str, Any], calendar_zone: str | None = None) -> Event:
+def event_from_google(item: Mapping[str, Any], calendar_zone: str | None = None) -> Event:
     attendees = tuple(
         _attendee(
             str(a["email"]),
@@ -142,7 +145,7 @@ def event_from_google(item: dict[str, Any], calendar_zone: str | None = None) ->
 
 def stored_from_google(
     calendar_id: str,
-    item: dict[str, Any],
+    item: Mapping[str, Any],
     calendar_zone: str | None = None,
     *,
     href: str | None = None,

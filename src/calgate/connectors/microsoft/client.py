@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-import orjson
 
 from calgate.connectors import oauth
 from calgate.connectors.errors import (
@@ -22,7 +21,7 @@ from calgate.connectors.errors import (
     Unavailable,
     WrongEtag,
 )
-from calgate.connectors.http import retry_after, send
+from calgate.connectors.http import parse_json, retry_after, send
 from calgate.connectors.microsoft.config import MicrosoftConfig
 from calgate.vault.base import Secret
 
@@ -120,6 +119,6 @@ class MicrosoftClient:
         if response.status_code == 204 or not response.content:
             return None
         try:
-            return orjson.loads(response.content)  # delta pages are large: parse fast
+            return parse_json(response.content)
         except ValueError as exc:
             raise ConnectorError("microsoft answered with a body that is not JSON") from exc
