@@ -4,11 +4,10 @@ after the commit; runners elsewhere find the job at their next poll."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from calgate.clock import Clock, utc
 from calgate.jobs import store
@@ -16,14 +15,20 @@ from calgate.jobs.model import check_payload
 from calgate.jobs.registry import JobRegistry
 from calgate.persistence.uow import SqlUnitOfWork
 
-__all__ = ["JobQueue"]
+__all__ = ["JobQueue", "Waker"]
+
+
+class Waker(Protocol):
+    """Something a runner waits on (`asyncio.Event` will do); ``set`` wakes it."""
+
+    def set(self) -> None: ...
 
 
 class JobQueue:
     def __init__(self, registry: JobRegistry, clock: Clock) -> None:
         self.registry = registry
         self._clock = clock
-        self._wakers: set[asyncio.Event] = set()
+        self._wakers: set[Waker] = set()
 
     async def enqueue(
         self,
@@ -64,10 +69,10 @@ class JobQueue:
         return job_id
 
     # wake-up hints for runners in this process -------------------------------------------
-    def add_waker(self, event: asyncio.Event) -> None:
+    def add_waker(self, event: Waker) -> None:
         self._wakers.add(event)
 
-    def remove_waker(self, event: asyncio.Event) -> None:
+    def remove_waker(self, event: Waker) -> None:
         self._wakers.discard(event)
 
     def wake(self) -> None:

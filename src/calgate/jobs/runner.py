@@ -11,6 +11,7 @@ due schedule forward (compare-and-swap) enqueues its job, so no leader is needed
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -49,6 +50,53 @@ def short_error(exc: BaseException) -> str:
     return text[:_ERROR_CHARS]
 
 
+class _Bell:
+    """Wakes **one** idle worker per ring (a job enqueued in this process): waking them all
+    made every idle worker try a claim, and each empty claim is a write transaction (on
+    SQLite, a turn at the one write lock webhooks and syncs wait for). Rings while no
+    worker is idle are kept and counted: a worker going idle takes one and claims at once
+    (a worker also claims again after each job until the queue is dry)."""
+
+    def __init__(self) -> None:
+        self._idle: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._kept = 0
+        self._stopped = False
+
+    def set(self) -> None:
+        """Ring (the `JobQueue` waker interface)."""
+        while self._idle:
+            waiter = self._idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._kept += 1
+
+    def ring_all(self) -> None:
+        """Stopping: every waiter wakes, and nobody waits any more."""
+        self._stopped = True
+        while self._idle:
+            waiter = self._idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait(self, seconds: float) -> None:
+        """Until rung or ``seconds`` passed."""
+        if self._stopped:
+            return
+        if self._kept:
+            self._kept -= 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._idle.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, seconds)
+        except TimeoutError:
+            pass
+        finally:
+            if waiter in self._idle:
+                self._idle.remove(waiter)
+
+
 class JobRunner:
     def __init__(
         self,
@@ -78,7 +126,7 @@ class JobRunner:
         self._lease = lease
         self._grace = grace
         self._rng = rng or random.Random()  # noqa: S311 - jitter only
-        self._wake = asyncio.Event()
+        self._wake = _Bell()
         self._stopping = asyncio.Event()
         self._held: dict[int, Job] = {}
         self._schedules_ready = False
@@ -88,6 +136,7 @@ class JobRunner:
         """Run until :meth:`stop` (or cancellation): then stop claiming, let running jobs
         finish for up to ``grace`` seconds, and release the leases of those that do not."""
         self._stopping.clear()
+        self._wake = _Bell()  # (a stopped runner's bell keeps its stop ring)
         self._queue.add_waker(self._wake)
         log.info("job runner %s started with %d workers", self.owner, self._concurrency)
         workers = [
@@ -99,7 +148,7 @@ class JobRunner:
             await self._stopping.wait()
         finally:
             self._stopping.set()
-            self._wake.set()
+            self._wake.ring_all()
             _, pending = await asyncio.wait(workers, timeout=self._grace)
             for task in pending:
                 task.cancel()
@@ -111,7 +160,7 @@ class JobRunner:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._wake.set()
+        self._wake.ring_all()
 
     async def run_pending(self, *, limit: int = 10_000) -> int:
         """Run everything due now, one job at a time, and return how many ran (scheduled
@@ -200,9 +249,7 @@ class JobRunner:
             await self._execute(job)
 
     async def _idle(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        self._wake.clear()
+        await self._wake.wait(seconds)
 
     async def _claim(self) -> Job | None:
         now = self._clock.now()
