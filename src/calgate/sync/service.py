@@ -1,10 +1,12 @@
 """The incremental sync of one connection (job ``sync.connection``).
 
 fresh access token → changes since the cursor (a full listing of the window when there is
-none, or the provider expired it) → ``calendar.changed`` to the user's apps if anything
-changed (coalesced per connection) → every registered change consumer → the new cursor,
-saved with compare-and-swap so two overlapping runs cannot move it backwards. When nothing
-changed this costs one provider request (plus, about hourly, a token refresh).
+none, or the provider expired it) → every registered change consumer → the new cursor,
+saved with compare-and-swap so two overlapping runs cannot move it backwards, and
+``calendar.changed`` to the user's apps if anything changed (coalesced per connection), in
+the same transaction (a full or large batch is announced before its consumers run, and a
+batch a consumer fails on is announced all the same). When nothing changed this costs one
+provider request (plus, about hourly, a token refresh).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from calgate.clock import Clock
+from calgate.connections.store import ConnectionStore
 from calgate.connectors.base import CalendarConnector
 from calgate.connectors.errors import (
     AuthExpired,
@@ -30,7 +33,7 @@ from calgate.errors import CalgateError, NotFound, ReauthRequired
 from calgate.jobs.model import RetryLater
 from calgate.logging import redact
 from calgate.notify.hub import NotificationHub
-from calgate.persistence.uow import UnitOfWorkFactory
+from calgate.persistence.uow import SqlUnitOfWork, UnitOfWorkFactory
 from calgate.subscriptions.metrics import PushMetrics
 from calgate.sync import state
 from calgate.sync.access import ProviderAccess
@@ -42,6 +45,7 @@ __all__ = ["COALESCE_WINDOW", "SyncOutcome", "SyncService"]
 log = logging.getLogger(__name__)
 
 COALESCE_WINDOW = timedelta(seconds=2)
+_ANNOUNCE_WITH_CURSOR = 50  # changes: up to this many are announced with the cursor save
 _PAST = timedelta(days=1)  # Graph's delta window: from yesterday …
 _AHEAD = timedelta(days=31)  # … to a month ahead (R8's 30 days, with a day to spare)
 CALENDAR = "primary"
@@ -85,16 +89,21 @@ class SyncService:
         return day - _PAST, day + _AHEAD
 
     async def run(self, connection_id: uuid.UUID, *, reason: str = "") -> SyncOutcome:
-        connection = await self._access.connection(connection_id)
+        async with self._uow(readonly=True) as uow:
+            connection = await ConnectionStore(uow.session).by_id(connection_id)
+            row = await state.get(uow.session, connection_id) if connection else None
+            if row is not None:
+                uow.session.expunge(row)  # kept as read (leaving a read-only unit rolls back)
         if connection is None or connection.status is not ConnectionStatus.ACTIVE:
             self._metrics.sync_runs.labels("-", "skipped").inc()
             return SyncOutcome("skipped")
         provider = connection.provider.value
         now = self._clock.now()
-        async with self._uow() as uow:
-            await state.ensure(uow.session, connection.id, connection.account_id, now)
-            row = await state.get(uow.session, connection.id)
-            await uow.commit()
+        if row is None:  # the connection's first sync (a write only then)
+            async with self._uow() as uow:
+                await state.ensure(uow.session, connection.id, connection.account_id, now)
+                row = await state.get(uow.session, connection.id)
+                await uow.commit()
         assert row is not None
         try:
             connector = await self._access.connector(connection)
@@ -126,18 +135,14 @@ class SyncService:
         # while this listing ran — its webhook's run then finds nothing new — may be in it
         # and in no app yet.
         changed = bool(changes) or batch.full
-        if changed:
-            async with self._uow() as uow:
-                await self._hub.publish_coalesced(
-                    uow,
-                    account_id=connection.account_id,
-                    user_id=connection.user_id,
-                    type="calendar.changed",
-                    key=str(connection.id),
-                    data={"connection_id": str(connection.id)},
-                    window=COALESCE_WINDOW,
-                )
-                await uow.commit()
+        # A small batch (a webhook's usual one or two changes) is announced in the
+        # transaction that saves the cursor, after the consumers: one write instead of two
+        # (on SQLite every write waits its turn at one lock). A large one, whose consumers
+        # may take a while, is announced first; so is any batch a consumer fails on.
+        announced = False
+        if changed and (batch.full or len(changes) > _ANNOUNCE_WITH_CURSOR):
+            await self._announce_alone(connection)
+            announced = True
         ctx = SyncContext(
             connection.account_id,
             connection.user_id,
@@ -148,9 +153,16 @@ class SyncService:
             end,
             now,
         )
-        await self.consumers.dispatch(ctx, changes)
+        try:
+            await self.consumers.dispatch(ctx, changes)
+        except Exception:
+            if changed and not announced:
+                await self._announce_alone(connection)
+            raise
         done = self._clock.now()
         async with self._uow() as uow:
+            if changed and not announced:
+                await self._announce(uow, connection)
             values = {
                 "cursor": batch.token or None,
                 "window_start": start,
@@ -180,6 +192,23 @@ class SyncService:
             len(changes),
         )
         return SyncOutcome(outcome, len(changes))
+
+    async def _announce(self, uow: SqlUnitOfWork, connection: Connection) -> None:
+        """``calendar.changed`` to the user's apps, with this unit of work's commit."""
+        await self._hub.publish_coalesced(
+            uow,
+            account_id=connection.account_id,
+            user_id=connection.user_id,
+            type="calendar.changed",
+            key=str(connection.id),
+            data={"connection_id": str(connection.id)},
+            window=COALESCE_WINDOW,
+        )
+
+    async def _announce_alone(self, connection: Connection) -> None:
+        async with self._uow() as uow:
+            await self._announce(uow, connection)
+            await uow.commit()
 
     async def _fetch(
         self,

@@ -1,9 +1,11 @@
 """Change consumers get every change once a sync finds it, with the provider's id and wire
-JSON; a consumer that fails gets the same batch again (the cursor does not move)."""
+JSON; a consumer that fails gets the same batch again (the cursor does not move), and the
+user's apps are told of the change all the same."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from calgate.sync import Change, SyncContext
 
@@ -33,6 +35,9 @@ async def test_consumers_see_changes_and_a_failure_redelivers_them(connected, ru
     recorder.batches.clear()
     cursor = (await rows(runtime, "SELECT cursor FROM sync_states"))[0]["cursor"]
 
+    changed_sql = "SELECT count(*) AS n FROM user_events WHERE type = 'calendar.changed'"
+    announced = (await rows(runtime, changed_sql))[0]["n"]
+    runtime.clock.advance(timedelta(seconds=5))  # type: ignore[attr-defined]  # past coalescing
     recorder.fail = True
     made = await world.control.post(
         f"/_sandbox/google/calendars/{GOOGLE_USER}/events",
@@ -52,11 +57,11 @@ async def test_consumers_see_changes_and_a_failure_redelivers_them(connected, ru
     assert changes[0].raw is not None
     assert changes[0].raw["summary"] == "Budget review"
     assert (await rows(runtime, "SELECT cursor FROM sync_states"))[0]["cursor"] == cursor
+    # the apps are told all the same: the change is real whatever a consumer makes of it
+    assert (await rows(runtime, changed_sql))[0]["n"] == announced + 1
 
     recorder.fail = False
     await runtime.job_runner().run_pending()  # nothing due yet: the retry waits its back-off
-    from datetime import timedelta
-
     world_clock = runtime.clock
     world_clock.advance(timedelta(minutes=2))  # type: ignore[attr-defined]
     await world.settle(runtime)

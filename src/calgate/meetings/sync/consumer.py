@@ -106,9 +106,13 @@ class MeetingSync:
         out = BatchOutcome(changes=len(changes))
         async with self._uow(readonly=True) as uow:
             enabled = await self.sync_enabled(uow, ctx)
-            held = await self.store.held(uow, ctx.connection_id) if enabled else {}
+            if enabled:
+                held = await self.store.held(uow, ctx.connection_id)
+            else:  # sync is off: drop whatever a sync that raced the switch stored
+                stale = await self.store.holds_any(uow, ctx.connection_id)
         if not enabled:
-            await self.forget_connection(ctx)
+            if stale:  # (a write transaction only when there is something to delete)
+                await self.forget_connection(ctx)
             self.last = out
             return
         provider = ctx.provider.value

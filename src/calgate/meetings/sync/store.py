@@ -95,6 +95,12 @@ class SyncedEventStore:
         )
         return {r.event_id: _held(r) for r in rows}
 
+    async def holds_any(self, uow: SqlUnitOfWork, connection_id: uuid.UUID) -> bool:
+        row = await uow.session.scalar(
+            select(SyncedEventRow.id).where(SyncedEventRow.connection_id == connection_id).limit(1)
+        )
+        return row is not None
+
     async def one(self, uow: SqlUnitOfWork, connection_id: uuid.UUID, event_id: str) -> Held | None:
         row = await uow.session.scalar(
             select(SyncedEventRow)
