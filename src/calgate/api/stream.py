@@ -344,12 +344,22 @@ def direct_streams(app: Starlette) -> ASGIApp:
     ~15 suspended frames (and their closures, exit stacks and per-request objects) every
     open stream would otherwise keep alive. None of those layers acts on a WebSocket (the
     request id, metrics, security headers, body limits and error pages are HTTP-only), and
-    the handler is the same one the app routes to."""
+    the handler is the same one the app routes to.
+
+    Provider webhooks go straight to their routes too: they arrive by the thousand, the
+    layers cost a quarter of each one's time, and none of them matters to a provider (the
+    webhook metrics count them, their handlers bound the body and answer every error)."""
+    from calgate.api.routes.webhooks import hot_routes
+
+    webhooks: dict[str, ASGIApp] = {route.path: route for route in hot_routes}
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == WS_PATH:
             scope["app"] = app
             await notifications_ws(WebSocket(scope, receive=receive, send=send))
+        elif scope["type"] == "http" and scope["path"] in webhooks:
+            scope["app"] = app
+            await webhooks[scope["path"]](scope, receive, send)
         else:
             await app(scope, receive, send)
 

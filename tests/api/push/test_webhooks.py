@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 from prometheus_client import CollectorRegistry
 
 from .conftest import queued_jobs, subscriptions
@@ -182,3 +183,41 @@ async def test_the_inbox_is_purged_after_the_retention(connected, runtime, clien
     report = await runtime.push.reconcile()
     assert report.inbox_purged >= 5
     assert await rows(runtime, "SELECT id FROM webhook_inbox") == []
+
+
+async def test_as_served_webhooks_skip_the_middleware_and_still_bound_the_body_R9(app, runtime):
+    """`calgate serve` hands webhooks to their routes ahead of the middleware
+    (`direct_streams`): the handshake and refusals answer as before, no middleware header
+    is added, and a body past the limit is refused without being read to its end."""
+    from calgate.api.stream import direct_streams
+
+    from support.live import serve_app
+
+    async with serve_app(direct_streams(app)) as url, httpx.AsyncClient(base_url=url) as http:
+        r = await http.post("/webhooks/microsoft", params={"validationToken": "abc"})
+        assert (r.status_code, r.text) == (200, "abc")
+        assert "x-request-id" not in r.headers  # straight to the route
+        headers = {
+            "X-Goog-Channel-ID": "no-such-channel",
+            "X-Goog-Channel-Token": "forged",
+            "X-Goog-Message-Number": "1",
+            "X-Goog-Resource-State": "exists",
+        }
+        assert (await http.post("/webhooks/google", headers=headers)).status_code == 403
+        before = metric(
+            runtime.metrics.registry,
+            "calgate_webhooks_refused_total",
+            provider="microsoft",
+            reason="too_large",
+        )
+        huge = b'{"value": [' + b" " * 1_100_000 + b"]}"
+        r = await http.post("/webhooks/microsoft", content=huge)
+        assert r.status_code == 413
+        after = metric(
+            runtime.metrics.registry,
+            "calgate_webhooks_refused_total",
+            provider="microsoft",
+            reason="too_large",
+        )
+        assert after == before + 1
+        assert (await http.get("/healthz")).headers["x-request-id"]  # the rest: as before

@@ -37,6 +37,19 @@ def _runtime(request: Request) -> Runtime:
     return runtime
 
 
+async def _body(request: Request) -> bytes | None:
+    """The body, or None once it passes ``_MAX_BODY`` (read no further: these routes are
+    served ahead of the app's body-limit middleware)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > _MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _validation(request: Request) -> Response | None:
     """Graph's endpoint validation (§3.2): echo the URL-decoded token exactly."""
     token = request.query_params.get("validationToken")
@@ -51,10 +64,11 @@ async def _graph(request: Request, *, lifecycle: bool) -> Response:
     if answer is not None:
         return answer
     runtime = _runtime(request)
-    raw = await request.body()
+    raw = await _body(request)
+    if raw is None:
+        runtime.push.metrics.refused.labels("microsoft", "too_large").inc()
+        return Response(status_code=413)
     try:
-        if len(raw) > _MAX_BODY:
-            raise ValueError("too large")
         body = json.loads(raw)
     except ValueError:
         runtime.push.metrics.refused.labels("microsoft", "malformed").inc()
@@ -134,5 +148,6 @@ hot_routes = [
     Route("/webhooks/microsoft", _graph_changes, methods=["POST", "GET"]),
     Route("/webhooks/microsoft/lifecycle", _graph_lifecycle, methods=["POST", "GET"]),
 ]
-"""Plain Starlette routes the app puts in front of every other (webhooks arrive by the
-thousand); the FastAPI declarations above document them in OpenAPI."""
+"""Plain Starlette routes the app puts in front of every other, and `calgate serve` ahead of
+the middleware (webhooks arrive by the thousand; see `calgate.api.stream.direct_streams`);
+the FastAPI declarations above document them in OpenAPI."""
