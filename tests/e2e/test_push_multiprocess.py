@@ -78,16 +78,23 @@ async def test_webhook_into_one_process_reaches_an_app_on_the_other_R9(
                 http, admin_url=a_url, session_url=b_url, operator_key=operator_key
             )
             auth = alice.auth
-            connection_id = await connect_google(http, a_url, alice, GOOGLE_USER)
-            async with asyncio.timeout(30):
-                while not (await http.get(f"{sb.url}/_sandbox/google/channels")).json():
-                    await asyncio.sleep(0.1)  # another process: no event to await
-                while not (await http.get(f"{sb.url}/_sandbox/deliveries")).json():
-                    await asyncio.sleep(0.1)  # the channel's first (sync) message
-
             ws_url = b_url.replace("http://", "ws://") + "/v1/me/notifications/ws"
             async with connect(ws_url, additional_headers=auth) as ws:
                 assert (await _next(ws))["type"] == "stream.ready"
+                connection_id = await connect_google(http, a_url, alice, GOOGLE_USER)
+                # The first (baseline) sync tells the apps too: count from its message, or
+                # it could pass for the webhook's (it did, once in CI).
+                baseline = await _next(ws)
+                if baseline["type"] == "connection.connected":
+                    baseline = await _next(ws)
+                assert baseline["type"] == "calendar.changed"
+                assert baseline["data"] == {"connection_id": connection_id}
+                async with asyncio.timeout(30):
+                    while not (await http.get(f"{sb.url}/_sandbox/google/channels")).json():
+                        await asyncio.sleep(0.1)  # another process: no event to await
+                    while not (await http.get(f"{sb.url}/_sandbox/deliveries")).json():
+                        await asyncio.sleep(0.1)  # the channel's first (sync) message
+                assert _received((await http.get(f"{a_url}/metrics")).text) == 0
                 start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
                 r = await http.post(
                     f"{sb.url}/_sandbox/google/calendars/{GOOGLE_USER}/events",
@@ -99,6 +106,7 @@ async def test_webhook_into_one_process_reaches_an_app_on_the_other_R9(
                 )
                 assert r.status_code == 201, r.text
                 message = await _next(ws)
+                assert message["id"] > baseline["id"]
             assert message["type"] == "calendar.changed"
             assert message["data"] == {"connection_id": connection_id}
             assert _received((await http.get(f"{a_url}/metrics")).text) == 1
