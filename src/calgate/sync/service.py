@@ -100,8 +100,13 @@ class SyncService:
         provider = connection.provider.value
         now = self._clock.now()
         if row is None:  # the connection's first sync (a write only then)
+            # Due again only after this run: a reconciliation sweep meanwhile must not start
+            # a second full listing beside it (a failed run sets its own next check; a
+            # crashed one's job is run again once its lease expires).
             async with self._uow() as uow:
-                await state.ensure(uow.session, connection.id, connection.account_id, now)
+                await state.ensure(
+                    uow.session, connection.id, connection.account_id, self.next_check(now)
+                )
                 row = await state.get(uow.session, connection.id)
                 await uow.commit()
         assert row is not None

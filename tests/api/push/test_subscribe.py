@@ -81,6 +81,29 @@ async def test_a_change_absorbed_by_the_baseline_still_reaches_the_apps_R9(
     assert outcome.outcome == "unchanged"  # the baseline had it already
 
 
+async def test_a_sweep_during_the_first_sync_starts_no_second_one_R9(connected, runtime):
+    """The reconciliation sweep enqueues the syncs that are due; a connection whose first
+    sync is running is not due (a second full listing beside it would list the calendar
+    again and announce it twice)."""
+    cid = await connected("google")
+    await execute(runtime, "DELETE FROM sync_states")
+    await execute(runtime, "DELETE FROM jobs WHERE kind = 'sync.connection'")
+    sweeps = []
+
+    class SweepMeanwhile:
+        name = "sweep-meanwhile"
+
+        async def on_changes(self, ctx, changes):
+            sweeps.append(await runtime.push.reconcile())
+
+    runtime.push.sync.consumers.register(SweepMeanwhile())
+    outcome = await runtime.push.sync.run(uuid.UUID(cid), reason="subscribed")
+    assert outcome.outcome == "full"
+    assert [sweep.syncs for sweep in sweeps] == [0]
+    queued = await rows(runtime, "SELECT id FROM jobs WHERE kind = 'sync.connection'")
+    assert queued == []
+
+
 async def test_a_change_at_microsoft_reaches_the_apps_R9(connected, runtime, world):
     cid = await connected("microsoft")
     subs = await subscriptions(runtime)
