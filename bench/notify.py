@@ -17,6 +17,7 @@ same run on this machine:
     python bench/notify.py --quick    # under a minute
     python bench/notify.py --only-idle   # part (b) alone (with --quick: 1,000 connections)
     python bench/notify.py --only-latency   # part (c) alone
+    python bench/notify.py --only-ingest    # part (a) alone
 
 Setup: the provider sandbox (``calgate sandbox``) and ``calgate serve`` on SQLite (embedded,
 jobs in process), users connected to Google through the real OAuth flow, so calgate creates
@@ -458,6 +459,41 @@ def inbox_rows(db: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM webhook_inbox").fetchone()[0])
 
 
+def report_ingest(
+    ingests: list[Load],
+    bases: list[Load],
+    rounds: int,
+    seconds: int,
+    stored: int,
+    logged: int,
+    *,
+    last_line: bool,
+) -> tuple[Load, Load]:
+    ingest = max(ingests, key=lambda r: r.rps)
+    baseline = max(bases, key=lambda r: r.rps)
+    print(f"(a) ingest, {CONNECTIONS} connections, best of {rounds} × {seconds} s")
+    print(f"    {'':34}{'req/s':>10}{'p99 ms':>10}{'errors':>8}")
+    print(f"    {'GET /healthz (bare endpoint)':34}{baseline.rps:>10.0f}{baseline.p99_ms:>10.2f}"
+          f"{baseline.errors:>8}")  # fmt: skip
+    print(f"    {'POST /webhooks/google (stored+ack)':34}{ingest.rps:>10.0f}{ingest.p99_ms:>10.2f}"
+          f"{ingest.errors:>8}")  # fmt: skip
+    print(f"    inbox rows written: {stored} for {sum(i.requests for i in ingests)} requests;"
+          f" server log lines during ingest: {logged}")  # fmt: skip
+    print("    target ≥ 1,500 notifications/s, ack p99 ≤ 50 ms")
+    if last_line:  # --only-ingest
+        print(
+            json.dumps(
+                {
+                    "ingest_per_s": round(ingest.rps, 1),
+                    "ingest_baseline_per_s": round(baseline.rps, 1),
+                    "ack_p99_ms": round(ingest.p99_ms, 2),
+                    "ingest_errors": ingest.errors,
+                }
+            )
+        )
+    return ingest, baseline
+
+
 def report_idle(
     idle: int, calgate_growth: int, bare_growth: int, *, last_line: bool = True
 ) -> tuple[float, float]:
@@ -505,6 +541,11 @@ def main() -> None:
         "--only-latency",
         action="store_true",
         help="run part (c) alone (webhook → client latency), for iterating on its figure",
+    )
+    parser.add_argument(
+        "--only-ingest",
+        action="store_true",
+        help="run part (a) alone (webhook ingest), for iterating on its figures",
     )
     args = parser.parse_args()
     if args.quick:
@@ -576,6 +617,9 @@ def main() -> None:
                     new = serve_log.read_text().splitlines()[log_lines:]
                     logged += sum("/healthz" not in line for line in new)  # late baseline lines
                 stored = inbox_rows(work / "data" / "calgate.db") - before_rows
+                if args.only_ingest:
+                    report_ingest(ingests, bases, rounds, seconds, stored, logged, last_line=True)
+                    return
                 ws_url = base.replace("http://", "ws://") + "/v1/me/notifications/ws"
                 sessions = [u.session for u in users]
                 calgate_growth = asyncio.run(_hold(ws_url, sessions, idle, server.pid, True))
@@ -598,18 +642,10 @@ def main() -> None:
                 time.sleep(1)
                 latencies = asyncio.run(_latency(base, sandbox, users, rate, span))
 
-    ingest = max(ingests, key=lambda r: r.rps)
-    baseline = max(bases, key=lambda r: r.rps)
     print(f"change notifications: {n_users} users connected in {setup_s:.0f} s; load: {generator}")
-    print(f"(a) ingest, {CONNECTIONS} connections, best of {rounds} × {seconds} s")
-    print(f"    {'':34}{'req/s':>10}{'p99 ms':>10}{'errors':>8}")
-    print(f"    {'GET /healthz (bare endpoint)':34}{baseline.rps:>10.0f}{baseline.p99_ms:>10.2f}"
-          f"{baseline.errors:>8}")  # fmt: skip
-    print(f"    {'POST /webhooks/google (stored+ack)':34}{ingest.rps:>10.0f}{ingest.p99_ms:>10.2f}"
-          f"{ingest.errors:>8}")  # fmt: skip
-    print(f"    inbox rows written: {stored} for {sum(i.requests for i in ingests)} requests;"
-          f" server log lines during ingest: {logged}")  # fmt: skip
-    print("    target ≥ 1,500 notifications/s, ack p99 ≤ 50 ms")
+    ingest, baseline = report_ingest(
+        ingests, bases, rounds, seconds, stored, logged, last_line=False
+    )
     per_conn, bare_per_conn = report_idle(idle, calgate_growth, bare_growth, last_line=False)
     lat_p99 = report_latency(latencies, n_users, rate, span, last_line=False)
     print(
