@@ -54,12 +54,14 @@ class _Bell:
     """Wakes **one** idle worker per ring (a job enqueued in this process): waking them all
     made every idle worker try a claim, and each empty claim is a write transaction (on
     SQLite, a turn at the one write lock webhooks and syncs wait for). Rings while no
-    worker is idle are kept and counted: a worker going idle takes one and claims at once
-    (a worker also claims again after each job until the queue is dry)."""
+    worker is idle are kept, up to one per worker: a worker going idle takes one and claims
+    at once. More would only buy empty claims: a busy worker claims again after each job
+    until the queue is dry, so a burst of enqueues needs no ring per job."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = 1) -> None:
         self._idle: collections.deque[asyncio.Future[None]] = collections.deque()
         self._kept = 0
+        self._most = max(1, workers)
         self._stopped = False
 
     def set(self) -> None:
@@ -69,7 +71,7 @@ class _Bell:
             if not waiter.done():
                 waiter.set_result(None)
                 return
-        self._kept += 1
+        self._kept = min(self._kept + 1, self._most)
 
     def ring_all(self) -> None:
         """Stopping: every waiter wakes, and nobody waits any more."""
@@ -126,7 +128,7 @@ class JobRunner:
         self._lease = lease
         self._grace = grace
         self._rng = rng or random.Random()  # noqa: S311 - jitter only
-        self._wake = _Bell()
+        self._wake = _Bell(concurrency)
         self._stopping = asyncio.Event()
         self._held: dict[int, Job] = {}
         self._schedules_ready = False
@@ -136,7 +138,7 @@ class JobRunner:
         """Run until :meth:`stop` (or cancellation): then stop claiming, let running jobs
         finish for up to ``grace`` seconds, and release the leases of those that do not."""
         self._stopping.clear()
-        self._wake = _Bell()  # (a stopped runner's bell keeps its stop ring)
+        self._wake = _Bell(self._concurrency)  # (a stopped runner's bell keeps its stop ring)
         self._queue.add_waker(self._wake)
         log.info("job runner %s started with %d workers", self.owner, self._concurrency)
         workers = [

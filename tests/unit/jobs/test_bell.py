@@ -11,7 +11,7 @@ from calgate.jobs.runner import _Bell
 
 
 async def test_one_ring_wakes_one_idle_worker_and_rings_nobody_heard_are_kept() -> None:
-    bell = _Bell()
+    bell = _Bell(workers=3)
     woken: list[int] = []
 
     async def worker(i: int) -> None:
@@ -52,3 +52,18 @@ async def test_a_waiter_that_timed_out_does_not_swallow_a_ring() -> None:
     await asyncio.sleep(0.01)
     bell.set()
     await asyncio.wait_for(late, 5)
+
+
+async def test_rings_are_kept_up_to_one_per_worker() -> None:
+    """A burst of enqueues while every worker is busy: each busy worker claims until the
+    queue is dry after its job, so a thousand kept rings would be a thousand empty claims."""
+    bell = _Bell(workers=2)
+    for _ in range(1000):
+        bell.set()
+    began = time.monotonic()
+    await bell.wait(60)
+    await bell.wait(60)
+    assert time.monotonic() - began < 5  # one kept ring per worker, taken at once
+    began = time.monotonic()
+    await bell.wait(0.05)  # the other 998 were not kept
+    assert time.monotonic() - began >= 0.04
