@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from calgate.sync import Change, SyncContext
 
-from .conftest import rows
+from .conftest import changed_messages, rows
 from support.connect import GOOGLE_USER
 
 
@@ -35,8 +35,7 @@ async def test_consumers_see_changes_and_a_failure_redelivers_them(connected, ru
     recorder.batches.clear()
     cursor = (await rows(runtime, "SELECT cursor FROM sync_states"))[0]["cursor"]
 
-    changed_sql = "SELECT count(*) AS n FROM user_events WHERE type = 'calendar.changed'"
-    announced = (await rows(runtime, changed_sql))[0]["n"]
+    announced = await changed_messages(runtime, cid)
     runtime.clock.advance(timedelta(seconds=5))  # type: ignore[attr-defined]  # past coalescing
     recorder.fail = True
     made = await world.control.post(
@@ -58,7 +57,7 @@ async def test_consumers_see_changes_and_a_failure_redelivers_them(connected, ru
     assert changes[0].raw["summary"] == "Budget review"
     assert (await rows(runtime, "SELECT cursor FROM sync_states"))[0]["cursor"] == cursor
     # the apps are told all the same: the change is real whatever a consumer makes of it
-    assert (await rows(runtime, changed_sql))[0]["n"] == announced + 1
+    assert await changed_messages(runtime, cid) == announced + 1
 
     recorder.fail = False
     await runtime.job_runner().run_pending()  # nothing due yet: the retry waits its back-off

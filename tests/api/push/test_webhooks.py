@@ -8,7 +8,10 @@ import json
 import httpx
 from prometheus_client import CollectorRegistry
 
-from .conftest import queued_jobs, subscriptions
+from calgate.api.stream import direct_streams
+
+from .conftest import changed_messages, queued_jobs, subscriptions
+from support.live import serve_app
 
 
 def metric(registry: CollectorRegistry, name: str, **labels: str) -> float:
@@ -154,8 +157,6 @@ async def test_a_burst_for_one_connection_becomes_one_sync_and_one_message_R9(
     connected, runtime, client
 ):
     cid = await connected("google")
-    from .conftest import changed_messages
-
     base = await changed_messages(runtime, cid)  # the first (baseline) sync's
     (sub,) = await subscriptions(runtime)
     good = await secret_of(runtime, sub)
@@ -189,10 +190,6 @@ async def test_as_served_webhooks_skip_the_middleware_and_still_bound_the_body_R
     """`calgate serve` hands webhooks to their routes ahead of the middleware
     (`direct_streams`): the handshake and refusals answer as before, no middleware header
     is added, and a body past the limit is refused without being read to its end."""
-    from calgate.api.stream import direct_streams
-
-    from support.live import serve_app
-
     async with serve_app(direct_streams(app)) as url, httpx.AsyncClient(base_url=url) as http:
         r = await http.post("/webhooks/microsoft", params={"validationToken": "abc"})
         assert (r.status_code, r.text) == (200, "abc")
